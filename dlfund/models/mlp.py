@@ -1,0 +1,52 @@
+"""The multilayer perceptron of Book chapter 3 (``multilayer_perceptron.py``), for experiments.
+
+    x [batch, 784] -> hidden_1 (256) -> hidden_2 (256) -> output (10 logits)
+
+Variables ``mlp_model/{hidden_1,hidden_2,output}/{W,b}`` as in the book (and in
+the book's own chapter 4 checkpoint). ``ModelOptions.hidden_units`` sets the
+hidden sizes (``(100,)`` gives the 784-100-10 network of the tutorials); with
+``phase_train`` every hidden layer is batch-normalized (layer -> norm ->
+activation, Book §5.10).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import tensorflow as tf
+
+from dlfund.layers import ACTIVATIONS, dropout, layer
+from dlfund.models import ModelOptions
+
+v1 = tf.compat.v1
+
+
+def inference(x: tf.Tensor, keep_prob: Optional[tf.Tensor] = None, phase_train: Optional[tf.Tensor] = None,
+              options: ModelOptions = ModelOptions()) -> tf.Tensor:
+    """Builds the MLP.
+
+    Args:
+        x: float32 [batch, 784].
+        keep_prob: optional float32 scalar; dropout after every hidden layer.
+        phase_train: optional bool scalar; batch norm in every hidden layer.
+        options: hidden sizes, activation, initializer; book defaults.
+
+    Returns:
+        float32 logits [batch, 10].
+    """
+    act = ACTIVATIONS[options.activation or "relu"]
+    common = dict(weight_init=options.weight_init, update_averages_in_inference=options.book_bn_update)
+    hidden, n_in = x, int(x.shape[-1])
+    for i, units in enumerate(options.hidden_units, start=1):
+        with v1.variable_scope(f"hidden_{i}"):
+            hidden = layer(hidden, [n_in, units], [units], phase_train, activation=act, **common)
+            if keep_prob is not None:
+                hidden = dropout(hidden, keep_prob)
+        n_in = units
+    with v1.variable_scope("output"):
+        out_bn = phase_train if options.book_output_relu else None
+        out_act = tf.nn.relu if options.book_output_relu else None
+        return layer(hidden, [n_in, 10], [10], out_bn, activation=out_act, **common)
+
+
+build = inference

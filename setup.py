@@ -1,0 +1,29 @@
+"""dlfund: chapter 5 of Fundamentals of Deep Learning, runnable on TensorFlow 2.x (tf.compat.v1)."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="dlfund",
+    version="0.1.0",
+    description="The convolutional networks of Fundamentals of Deep Learning, chapter 5, "
+                "on current TensorFlow in the book's tf.compat.v1 style",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["dlfund", "dlfund.*", "chapter5", "chapter5.*"]),
+    package_data={
+        "dlfund.data": ["mnist_sample/*.gz", "mnist_sample/README.md"],
+        "chapter5": ["flags/*.cfg"],
+    },
+    install_requires=[
+        "tensorflow>=2.16",
+        "tensorboard",
+        "numpy",
+        "absl-py",
+    ],
+    extras_require={
+        "test": ["pytest"],
+        "plot": ["matplotlib"],
+    },
+    license="MIT (code); the bundled MNIST sample is CC BY-SA 3.0",
+)
