@@ -1,0 +1,321 @@
+"""CIFAR-10 binary reader on ``tf.data``, like the book's ``cifar10_input.py`` (Book §5.11).
+
+The binary release holds ``data_batch_1.bin`` .. ``data_batch_5.bin`` (training)
+and ``test_batch.bin``, each 10,000 records of 3,073 bytes: one label byte, then
+the 32x32 red, green and blue planes, row-major.
+
+The book's functions keep their names and arguments:
+
+* :func:`read_cifar10` decodes records (a ``tf.data`` pipeline instead of the
+  deprecated filename queue);
+* :func:`distorted_inputs` gives training batches: random 24x24 crop, random
+  left-right flip, random brightness (max delta 63) and contrast (0.2-1.8),
+  per-image whitening;
+* :func:`inputs` gives evaluation batches: central 24x24 crop, whitening.
+
+Both return graph-mode tensors (``tf.compat.v1.data`` iterators) that the
+training loop runs and feeds into the model's placeholders, as the book's
+listing does. :func:`read_data_sets` wraps them in objects with the same
+interface as the MNIST reader (``train.next_batch``, ``test.batches``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, NamedTuple, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from dlfund import preprocessing
+from dlfund.data import download
+from dlfund.errors import DataError, DownloadError
+
+v1 = tf.compat.v1
+
+URL = "https://www.cs.toronto.edu/~kriz/"
+ARCHIVE = "cifar-10-binary.tar.gz"
+ARCHIVE_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
+BATCHES_DIR = "cifar-10-batches-bin"
+TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
+TEST_FILES = ("test_batch.bin",)
+IMAGE_SIZE = 32
+LABEL_BYTES = 1
+IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE * 3
+RECORD_BYTES = LABEL_BYTES + IMAGE_BYTES
+CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def check_files(filenames: Sequence[str]) -> int:
+    """Checks every file exists and is a whole number of records; returns the total record count.
+
+    Raises:
+        DataError: naming the first missing or malformed file.
+    """
+    total = 0
+    for name in filenames:
+        if not os.path.exists(name):
+            raise DataError(f"{name}: file not found")
+        size = os.path.getsize(name)
+        if size == 0 or size % RECORD_BYTES:
+            raise DataError(f"{name}: {size} bytes is not a whole number of {RECORD_BYTES}-byte CIFAR-10 "
+                            "records; the file is truncated or not CIFAR-10 binary")
+        total += size // RECORD_BYTES
+    return total
+
+
+def read_cifar10_file(filename: str) -> tuple[np.ndarray, np.ndarray]:
+    """Reads one binary batch file into NumPy (for inspection and tests).
+
+    Returns:
+        (uint8 images [N, 32, 32, 3], uint8 labels [N]).
+    """
+    check_files([filename])
+    raw = np.fromfile(filename, dtype=np.uint8).reshape(-1, RECORD_BYTES)
+    labels = raw[:, 0]
+    if labels.max() > 9:
+        raise DataError(f"{filename}: label {labels.max()} is not a CIFAR-10 class 0-9")
+    images = raw[:, 1:].reshape(-1, 3, IMAGE_SIZE, IMAGE_SIZE).transpose(0, 2, 3, 1)
+    return images, labels
+
+
+def _decode(record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    raw = tf.io.decode_raw(record, tf.uint8)
+    label = tf.cast(raw[0], tf.int32)
+    # Stored as [depth, height, width] planes; the network wants [height, width, depth].
+    image = tf.transpose(tf.reshape(raw[LABEL_BYTES:], [3, IMAGE_SIZE, IMAGE_SIZE]), [1, 2, 0])
+    return image, label
+
+
+def read_cifar10(filenames: Sequence[str]) -> tf.data.Dataset:
+    """Records of the given files as (uint8 image [32, 32, 3], int32 label) pairs (Book §5.11).
+
+    Args:
+        filenames: CIFAR-10 binary batch files (checked with :func:`check_files`).
+
+    Returns:
+        A ``tf.data.Dataset``, in file order.
+    """
+    check_files(filenames)
+    return tf.data.FixedLengthRecordDataset(list(filenames), RECORD_BYTES).map(_decode)
+
+
+def train_dataset(filenames: Sequence[str], batch_size: int, augment: Sequence[str] = preprocessing.BOOK_CIFAR_AUGMENT,
+                  whitened: bool = True, crop_size: int = 24, shuffle: bool = True, seed: Optional[int] = None,
+                  shuffle_buffer: int = 20000) -> tf.data.Dataset:
+    """Endless shuffled, augmented training batches: (float32 [batch, crop, crop, 3], int32 [batch])."""
+    ds = read_cifar10(filenames)
+    if shuffle:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.repeat()
+    if "crop" not in augment:
+        ds = ds.map(lambda im, lab: (tf.image.resize_with_crop_or_pad(im, crop_size, crop_size), lab))
+    ds = ds.map(lambda im, lab: (preprocessing.distort(tf.cast(im, tf.float32), augment, crop_size, whitened, seed),
+                                 lab), num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def eval_dataset(filenames: Sequence[str], batch_size: int, whitened: bool = True,
+                 crop_size: int = 24) -> tf.data.Dataset:
+    """One pass of centrally cropped, whitened batches: (float32 [batch, crop, crop, 3], int32 [batch])."""
+    ds = read_cifar10(filenames)
+    ds = ds.map(lambda im, lab: (preprocessing.eval_preprocess(tf.cast(im, tf.float32), crop_size, whitened), lab),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def distorted_inputs(data_dir: str, batch_size: int, augment: Sequence[str] = preprocessing.BOOK_CIFAR_AUGMENT,
+                     whitened: bool = True, seed: Optional[int] = None) -> tuple[tf.Tensor, tf.Tensor]:
+    """Training batches as graph tensors (Book §5.11, ``cifar10_input.distorted_inputs``).
+
+    Args:
+        data_dir: the ``cifar-10-batches-bin`` directory.
+        batch_size: images per batch.
+        augment: random augmentations (default: the book's).
+        whitened: per-image whitening last.
+        seed: shuffle and augmentation seed.
+
+    Returns:
+        images float32 [batch_size, 24, 24, 3], labels int32 [batch_size]; each
+        ``sess.run`` of them gives the next batch.
+    """
+    files = [os.path.join(data_dir, f) for f in TRAIN_FILES]
+    ds = train_dataset(files, batch_size, augment, whitened, seed=seed)
+    return v1.data.make_one_shot_iterator(ds).get_next()
+
+
+def inputs(eval_data: bool, data_dir: str, batch_size: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Evaluation batches as graph tensors (Book §5.11, ``cifar10_input.inputs``).
+
+    Args:
+        eval_data: True for the test set, False for the training set.
+        data_dir: the ``cifar-10-batches-bin`` directory.
+        batch_size: images per batch (the last batch may be smaller).
+
+    Returns:
+        images float32 [<=batch_size, 24, 24, 3], labels int32 [<=batch_size];
+        one pass over the set, then ``tf.errors.OutOfRangeError``.
+    """
+    files = [os.path.join(data_dir, f) for f in (TEST_FILES if eval_data else TRAIN_FILES)]
+    return v1.data.make_one_shot_iterator(eval_dataset(files, batch_size)).get_next()
+
+
+def maybe_download_and_extract(data_dir: str, progress: Optional[Callable[[int, Optional[int]], None]] = None) -> str:
+    """Returns the ``cifar-10-batches-bin`` directory, downloading and extracting it if needed.
+
+    Looks for the batch files in ``data_dir``, ``data_dir/cifar-10-batches-bin``
+    and ``data_dir/cifar10/cifar-10-batches-bin``; a local copy is used as it is.
+    Otherwise the archive is downloaded over https into ``data_dir/cifar10``,
+    its MD5 checked, and extracted without letting any member escape.
+
+    Raises:
+        DownloadError: offline or checksum mismatch; the message says where to
+            put a copy.
+        DataError: the archive is broken.
+    """
+    for candidate in (data_dir, os.path.join(data_dir, BATCHES_DIR), os.path.join(data_dir, "cifar10", BATCHES_DIR)):
+        if os.path.exists(os.path.join(candidate, TEST_FILES[0])):
+            return candidate
+    target = os.path.join(data_dir, "cifar10")
+    try:
+        archive = download.maybe_download(ARCHIVE, target, [URL], ("md5", ARCHIVE_MD5), progress=progress)
+    except DownloadError as e:
+        raise DownloadError(
+            f"CIFAR-10 is not in {data_dir} and could not be downloaded ({e}). Download {URL}{ARCHIVE} "
+            f"(170 MB, MD5 {ARCHIVE_MD5}) elsewhere and extract it so that {os.path.join(data_dir, BATCHES_DIR)} "
+            "holds data_batch_1.bin ... test_batch.bin, or train offline on MNIST with "
+            "--dataset=mnist_sample.") from None
+    download.extract_tar(archive, target)
+    batches = os.path.join(target, BATCHES_DIR)
+    if not os.path.exists(os.path.join(batches, TEST_FILES[0])):
+        raise DataError(f"{archive}: extracted, but {batches} has no {TEST_FILES[0]}")
+    return batches
+
+
+class TrainStream:
+    """Augmented training batches with the interface of ``mnist.DataSet`` (next_batch, seek).
+
+    The ``tf.data`` pipeline runs in a graph and session of its own; each
+    ``next_batch`` is one ``sess.run`` of :func:`distorted_inputs`' tensors, whose
+    map and prefetch stages work in background threads meanwhile.
+    """
+
+    def __init__(self, filenames: Sequence[str], augment: Sequence[str], whitened: bool, crop_size: int,
+                 shuffle: bool, seed: int, threads: int = 0) -> None:
+        self.filenames = list(filenames)
+        self.num_examples = check_files(self.filenames)
+        self.augment, self.whitened, self.crop_size = tuple(augment), whitened, crop_size
+        self.shuffle, self.seed, self.threads = shuffle, seed, threads
+        self.epochs_completed = 0
+        self._consumed = 0
+        self._batch_size = None
+        self._sess = None
+
+    def _build(self, batch_size: int) -> None:
+        self.close()
+        graph = tf.Graph()
+        with graph.as_default():
+            # A resumed run reshuffles from a seed tied to its position: reproducible,
+            # though not the exact order an uninterrupted run would have drawn.
+            seed = self.seed * 1_000_003 + self._consumed
+            ds = train_dataset(self.filenames, batch_size, self.augment, self.whitened, self.crop_size,
+                               self.shuffle, seed)
+            self._next = v1.data.make_one_shot_iterator(ds).get_next()
+        config = v1.ConfigProto(intra_op_parallelism_threads=self.threads, inter_op_parallelism_threads=self.threads)
+        self._sess = v1.Session(graph=graph, config=config)
+        self._batch_size = batch_size
+
+    def seek(self, examples_consumed: int) -> None:
+        """Restarts the stream as at ``examples_consumed`` (resume)."""
+        self._consumed = int(examples_consumed)
+        self.epochs_completed = self._consumed // self.num_examples
+        self.close()
+
+    def next_batch(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (float32 [batch_size, crop, crop, 3], int32 [batch_size])."""
+        if self._sess is None or batch_size != self._batch_size:
+            self._build(batch_size)
+        images, labels = self._sess.run(self._next)
+        self._consumed += batch_size
+        self.epochs_completed = self._consumed // self.num_examples
+        return images, labels
+
+    def close(self) -> None:
+        if self._sess is not None:
+            self._sess.close()
+            self._sess = None
+
+
+class EvalSet:
+    """A preprocessed evaluation set held in memory, with ``batches`` like ``mnist.DataSet``.
+
+    Attributes:
+        images: float32 [N, crop, crop, 3], centrally cropped and whitened.
+        labels / label_ids: int32 / int64 [N].
+    """
+
+    def __init__(self, filenames: Sequence[str], whitened: bool = True, crop_size: int = 24) -> None:
+        graph = tf.Graph()
+        with graph.as_default():
+            next_batch = v1.data.make_one_shot_iterator(eval_dataset(filenames, 1000, whitened, crop_size)).get_next()
+        images, labels = [], []
+        with v1.Session(graph=graph) as sess:
+            while True:
+                try:
+                    x, y = sess.run(next_batch)
+                except tf.errors.OutOfRangeError:
+                    break
+                images.append(x)
+                labels.append(y)
+        self.images = np.concatenate(images)
+        self.labels = np.concatenate(labels).astype(np.int32)
+        self.label_ids = self.labels.astype(np.int64)
+        self.num_examples = int(self.images.shape[0])
+
+    def batches(self, batch_size: int):
+        for start in range(0, self.num_examples, batch_size):
+            yield self.images[start:start + batch_size], self.labels[start:start + batch_size]
+
+
+class Source(NamedTuple):
+    name: str
+    class_names: tuple
+
+
+class Datasets(NamedTuple):
+    """CIFAR-10 splits. As in the book, the test set also serves as validation set."""
+    train: TrainStream
+    validation: EvalSet
+    test: EvalSet
+    source: Source
+    data_dir: str
+    note: str
+
+
+def read_data_sets(data_dir: str, augment: Sequence[str] = preprocessing.BOOK_CIFAR_AUGMENT, whitened: bool = True,
+                   crop_size: int = 24, shuffle: bool = True, seed: int = 0, threads: int = 0,
+                   progress: Optional[Callable[[str, int, Optional[int]], None]] = None) -> Datasets:
+    """Reads (downloading if needed) CIFAR-10 for training and evaluation (Book §5.11).
+
+    Args:
+        data_dir: where to look for / put the data (see :func:`maybe_download_and_extract`).
+        augment: training augmentations (:data:`dlfund.preprocessing.AUGMENTATIONS`).
+        whitened: per-image whitening in both pipelines.
+        crop_size: side of the crops fed to the network (the book's 24).
+        shuffle: shuffle the training stream.
+        seed: shuffle and augmentation seed.
+        threads: session threads of the input pipeline (0 = TensorFlow's choice).
+        progress: optional download callback ``(filename, done, total)``.
+
+    Returns:
+        :class:`Datasets`; ``validation`` is the test set, as in the book.
+    """
+    cb = (lambda done, total: progress(ARCHIVE, done, total)) if progress else None
+    batches = maybe_download_and_extract(data_dir, cb)
+    train_files = [os.path.join(batches, f) for f in TRAIN_FILES]
+    test_files = [os.path.join(batches, f) for f in TEST_FILES]
+    train = TrainStream(train_files, augment, whitened, crop_size, shuffle, seed, threads)
+    test = EvalSet(test_files, whitened, crop_size)
+    return Datasets(train, test, test, Source("cifar10", CLASS_NAMES), batches,
+                    f"CIFAR-10 binary files in {batches} (augment: {','.join(augment) or 'none'}; "
+                    f"whiten: {'on' if whitened else 'off'}; validation = test set, as in the book)")

@@ -1,0 +1,130 @@
+"""CIFAR-10 reader on small files written here: exact decoding, malformed files, pipelines, training."""
+
+import hashlib
+import io
+import os
+import re
+import tarfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import run_module
+from dlfund.data import cifar10
+from dlfund.errors import DataError
+
+v1 = tf.compat.v1
+
+
+def write_cifar(directory, per_file=20, test=40, seed=0):
+    """Writes data_batch_1..5.bin and test_batch.bin; returns {name: (images HWC, labels)}."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(directory, exist_ok=True)
+    written = {}
+    for name, n in [(f, per_file) for f in cifar10.TRAIN_FILES] + [("test_batch.bin", test)]:
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        planes = rng.integers(0, 256, (n, 3, 32, 32)).astype(np.uint8)
+        for i, label in enumerate(labels):  # learnable: class sets the red plane's brightness
+            planes[i, 0] = 25 * label
+        records = np.concatenate([labels[:, None], planes.reshape(n, -1)], axis=1)
+        records.astype(np.uint8).tofile(os.path.join(directory, name))
+        written[name] = (planes.transpose(0, 2, 3, 1), labels)
+    return written
+
+
+def test_read_cifar10_decodes_label_and_rgb_planes_exactly(tmp_path):
+    written = write_cifar(str(tmp_path))
+    path = str(tmp_path / "data_batch_2.bin")
+    with tf.Graph().as_default():
+        it = v1.data.make_one_shot_iterator(cifar10.read_cifar10([path]))
+        image, label = it.get_next()
+        with v1.Session() as s:
+            got = [s.run([image, label]) for _ in range(20)]
+    expected_images, expected_labels = written["data_batch_2.bin"]
+    for i, (img, lab) in enumerate(got):
+        assert img.shape == (32, 32, 3) and img.dtype == np.uint8
+        np.testing.assert_array_equal(img, expected_images[i])
+        assert lab == expected_labels[i]
+    images, labels = cifar10.read_cifar10_file(path)
+    np.testing.assert_array_equal(images, expected_images)
+    # The first byte of a record is the label, then 1024 red, 1024 green, 1024 blue bytes.
+    raw = np.fromfile(path, np.uint8)
+    assert raw[0] == labels[0] and raw[1 + 1024 + 5] == images[0, 0, 5, 1]
+
+
+def test_malformed_files_are_refused_by_name(tmp_path):
+    write_cifar(str(tmp_path))
+    path = str(tmp_path / "data_batch_3.bin")
+    with open(path, "ab") as f:
+        f.write(b"\0" * 100)
+    with pytest.raises(DataError, match="not a whole number") as e:
+        cifar10.check_files([path])
+    assert path in str(e.value)
+    with pytest.raises(DataError, match="file not found"):
+        cifar10.check_files([str(tmp_path / "data_batch_9.bin")])
+    bad_label = str(tmp_path / "bad.bin")
+    np.full(cifar10.RECORD_BYTES, 11, np.uint8).tofile(bad_label)
+    with pytest.raises(DataError, match="label 11"):
+        cifar10.read_cifar10_file(bad_label)
+
+
+def test_training_and_eval_pipelines(tmp_path):
+    written = write_cifar(str(tmp_path))
+    data = cifar10.read_data_sets(str(tmp_path), seed=1)
+    assert data.train.num_examples == 100 and data.test.num_examples == 40
+    x, y = data.train.next_batch(16)
+    assert x.shape == (16, 24, 24, 3) and x.dtype == np.float32 and y.dtype == np.int32
+    np.testing.assert_allclose(x.reshape(16, -1).mean(1), 0, atol=1e-4)  # whitened
+    np.testing.assert_allclose(x.reshape(16, -1).std(1), 1, atol=1e-3)
+    assert set(y) <= set(range(10))
+    # Evaluation: the central crop of each test image, whitened, in file order.
+    test_images, test_labels = written["test_batch.bin"]
+    crop = test_images[:, 4:28, 4:28].astype(np.float32)
+    mean = crop.reshape(40, -1).mean(1)[:, None, None, None]
+    std = np.maximum(crop.reshape(40, -1).std(1), 1 / np.sqrt(24 * 24 * 3))[:, None, None, None]
+    np.testing.assert_allclose(data.test.images, (crop - mean) / std, atol=1e-4)
+    np.testing.assert_array_equal(data.test.labels, test_labels)
+    data.train.close()
+
+
+def test_unaugmented_stream_keeps_labels_with_their_images(tmp_path):
+    written = write_cifar(str(tmp_path))
+    data = cifar10.read_data_sets(str(tmp_path), augment=(), whitened=False, shuffle=False)
+    x, y = data.train.next_batch(20)
+    images, labels = written["data_batch_1.bin"]
+    np.testing.assert_array_equal(y, labels)
+    np.testing.assert_array_equal(x, images[:, 4:28, 4:28].astype(np.float32))
+    data.train.close()
+
+
+def test_download_and_safe_extract_from_a_local_mirror(tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    write_cifar(str(src / cifar10.BATCHES_DIR))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(str(src / cifar10.BATCHES_DIR), arcname=cifar10.BATCHES_DIR)
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / cifar10.ARCHIVE).write_bytes(buf.getvalue())
+    monkeypatch.setattr(cifar10, "URL", served.as_uri() + "/")
+    monkeypatch.setattr(cifar10, "ARCHIVE_MD5", hashlib.md5(buf.getvalue()).hexdigest())
+    batches = cifar10.maybe_download_and_extract(str(tmp_path / "data"))
+    assert batches == str(tmp_path / "data" / "cifar10" / cifar10.BATCHES_DIR)
+    assert sorted(os.listdir(batches)) == sorted(cifar10.TRAIN_FILES + cifar10.TEST_FILES)
+    # A second call finds the extracted copy without downloading.
+    monkeypatch.setattr(cifar10, "URL", "http://127.0.0.1:9/")
+    assert cifar10.maybe_download_and_extract(str(tmp_path / "data")) == batches
+
+
+@pytest.mark.parametrize("model", ["cifar_conv", "cifar_conv_bn"])
+def test_smoke_training_of_both_cifar_models(tmp_path, model):
+    write_cifar(str(tmp_path / "cifar"), per_file=40, test=50)
+    proc = run_module("chapter5.train", f"--flagfile=chapter5/flags/{model}.cfg", f"--data_dir={tmp_path / 'cifar'}",
+                      f"--logdir={tmp_path / 'logs'}", "--batch_size=20", "--training_epochs=2", "--progress=off",
+                      "--eval_batch_size=25")
+    assert proc.returncode == 0, proc.stderr
+    assert len(re.findall(r"^Epoch: \d{4} cost = ", proc.stdout, re.M)) == 2
+    assert re.search(r"^Test Accuracy: \d\.\d+$", proc.stdout, re.M)
+    run_dir = tmp_path / "logs" / f"{model}_cifar10"
+    assert (run_dir / "model-checkpoint-20.index").exists()
