@@ -11,6 +11,7 @@ same command is run again. Ctrl-C saves a checkpoint and says how to resume.
 from __future__ import annotations
 
 import datetime
+import json
 import math
 import os
 import platform
@@ -178,6 +179,14 @@ def evaluate_set(sess, g, dataset, batch_size: int, limit: int = 0) -> tuple[flo
     return (correct / n if n else float("nan")), (cost_sum / n if n else float("nan"))
 
 
+def write_results(directory: str, results: dict) -> None:
+    """Writes ``results.json``: this invocation's final numbers (read by chapter5.compare)."""
+    tmp = os.path.join(directory, "results.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=1)
+    os.replace(tmp, os.path.join(directory, "results.json"))
+
+
 class _Stop:
     """Records SIGINT/SIGTERM so the loop can stop at a step boundary and save."""
 
@@ -281,13 +290,19 @@ def _train(sess, g, data, directory, latest, total_batch, stop, progress_enabled
                 checkpoints.save(sess, g.saver, directory, step_now)
                 last_saved = step_now
 
+        history = {"epoch": [], "cost": [], "validation_error": []}
+        train_seconds = 0.0
+
         def display(epoch: int, avg_cost: float, step_now: int) -> None:
             print("Epoch:", "%04d" % (epoch + 1), "cost =", "{:.9f}".format(avg_cost), flush=True)
             values = {"cost": avg_cost}
+            history["epoch"].append(epoch + 1)
+            history["cost"].append(avg_cost)
             if data.validation.num_examples:
                 accuracy, _ = evaluate_set(sess, g, data.validation, FLAGS.eval_batch_size, FLAGS.eval_examples)
                 print("Validation Error:", "%.6f" % (1.0 - accuracy), flush=True)
                 values["validation error"] = 1.0 - accuracy
+                history["validation_error"].append(1.0 - accuracy)
             writer.add_summary(summaries.scalar_summary(values), step_now)
             if summary_feed is not None:
                 writer.add_summary(sess.run(g.summary_op, summary_feed), step_now)
@@ -300,6 +315,7 @@ def _train(sess, g, data, directory, latest, total_batch, stop, progress_enabled
                 break
             bar = _cli.Progress(total_batch - step_in_epoch, FLAGS.batch_size, enabled=progress_enabled)
             cost_sum, steps_run = 0.0, 0
+            epoch_start = time.perf_counter()
             for _ in range(step_in_epoch, total_batch):
                 batch_x, batch_y = train_set.next_batch(FLAGS.batch_size)
                 feed = {g.x: batch_x, g.y: batch_y, **train_feed_extra}
@@ -321,6 +337,7 @@ def _train(sess, g, data, directory, latest, total_batch, stop, progress_enabled
                 if stop.signal is not None or (FLAGS.max_steps and step >= FLAGS.max_steps):
                     break
             bar.close()
+            train_seconds += time.perf_counter() - epoch_start
             finished_epoch = step % total_batch == 0
             if stop.signal is not None:
                 save(step)
@@ -344,6 +361,9 @@ def _train(sess, g, data, directory, latest, total_batch, stop, progress_enabled
         accuracy, test_cost = evaluate_set(sess, g, data.test, FLAGS.eval_batch_size, FLAGS.eval_examples)
         writer.add_summary(summaries.scalar_summary({"test accuracy": accuracy, "test cost": test_cost}), step)
         print("Test Accuracy:", "%.6f" % accuracy, flush=True)
+        write_results(directory, {"model": FLAGS.model, "dataset": FLAGS.dataset, "seed": FLAGS.seed,
+                                  "global_step": step, "test_accuracy": accuracy, "test_cost": test_cost,
+                                  "train_seconds": round(train_seconds, 3), **history})
         return 0
     except KeyboardInterrupt:
         print("\nStopped by a second interrupt without saving; the previous checkpoints are kept.")

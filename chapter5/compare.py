@@ -1,0 +1,186 @@
+r"""Runs a suite of comparable training runs and tabulates them (one command per comparison).
+
+    python -m chapter5.compare --suite=batch_norm
+    python -m chapter5.compare --suite=initializers --seeds=3
+    python -m chapter5.compare --suite=all --quick        # every suite at smoke size
+
+Each run is ``python -m chapter5.train`` with the suite's flags, written to
+``--logdir/<suite>/<run>/`` so that ``tensorboard --logdir logs/<suite>``
+overlays their curves. The table ``--logdir/<suite>/results.md`` (and
+``results.csv``) gives per run the final test accuracy and cost and the training
+time; with ``--seeds=N``, the mean and standard deviation over N seeds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from chapter5 import _cli
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+#: suite -> (description, common flags, [(run name, flags)]). Learning rates are each
+#: optimizer's usual one for these networks; MLP runs use SGD 0.05 unless the suite varies it.
+MLP = ["--model=mlp", "--optimizer=sgd", "--learning_rate=0.05", "--keep_prob=1"]
+SUITES = {
+    "batch_norm": (
+        "With vs without batch norm (§5.10), convnet and MLP, at a learning rate where both train",
+        ["--training_epochs=5"],
+        [("mnist_conv", ["--model=mnist_conv", "--learning_rate=1e-3"]),
+         ("mnist_conv_bn", ["--model=mnist_conv_bn", "--learning_rate=1e-3"]),
+         ("mlp", MLP),
+         ("mlp_bn", ["--model=mlp_bn", "--optimizer=sgd", "--learning_rate=0.05", "--keep_prob=1"])]),
+    "cifar_batch_norm": (
+        "The book's CIFAR-10 comparison (§5.11): cifar_conv.cfg vs cifar_conv_bn.cfg (needs CIFAR-10)",
+        ["--dataset=cifar10"],
+        [("cifar_conv", ["--flagfile=chapter5/flags/cifar_conv.cfg"]),
+         ("cifar_conv_bn", ["--flagfile=chapter5/flags/cifar_conv_bn.cfg"])]),
+    "initializers": (
+        "Weight initialization, MLP 784-256-256-10, SGD 0.05, one epoch",
+        ["--training_epochs=1"] + MLP,
+        [("normal", ["--weight_init=normal"]), ("glorot_uniform", ["--weight_init=glorot_uniform"]),
+         ("glorot_normal", ["--weight_init=glorot_normal"]), ("he_normal", ["--weight_init=he_normal"]),
+         ("book", ["--weight_init=book"])]),
+    "activations": (
+        "Hidden activation, MLP 784-256-256-10, SGD 0.05, Xavier init",
+        ["--training_epochs=5", "--weight_init=glorot_uniform"] + MLP,
+        [(a, [f"--activation={a}"]) for a in ("relu", "leaky_relu", "elu", "selu", "tanh", "sigmoid")]),
+    "dropout": (
+        "Dropout keep probability, MLP 784-256-256-10 (Adam 1e-3) and the §5.8 convnet",
+        ["--training_epochs=10"],
+        [("mlp_keep_1.0", ["--model=mlp", "--optimizer=adam", "--learning_rate=1e-3", "--keep_prob=1"]),
+         ("mlp_keep_0.8", ["--model=mlp", "--optimizer=adam", "--learning_rate=1e-3", "--keep_prob=0.8"]),
+         ("mlp_keep_0.5", ["--model=mlp", "--optimizer=adam", "--learning_rate=1e-3", "--keep_prob=0.5"]),
+         ("conv_keep_1.0", ["--model=mnist_conv", "--learning_rate=1e-3", "--keep_prob=1", "--training_epochs=5"]),
+         ("conv_keep_0.5", ["--model=mnist_conv", "--learning_rate=1e-3", "--keep_prob=0.5", "--training_epochs=5"])]),
+    "optimizers": (
+        "Chapter 4's optimizers on the MLP 784-256-256-10, each at its usual learning rate",
+        ["--training_epochs=5", "--model=mlp", "--keep_prob=1"],
+        [("sgd", ["--optimizer=sgd", "--learning_rate=0.05"]),
+         ("momentum", ["--optimizer=momentum", "--learning_rate=0.01", "--momentum=0.9"]),
+         ("adagrad", ["--optimizer=adagrad", "--learning_rate=0.05"]),
+         ("rmsprop", ["--optimizer=rmsprop", "--learning_rate=1e-3"]),
+         ("adam", ["--optimizer=adam", "--learning_rate=1e-3"])]),
+    "shuffle": (
+        "Data order: reshuffled every epoch vs fixed order vs sorted by label, MLP, SGD 0.05",
+        ["--training_epochs=5"] + MLP,
+        [("reshuffled", ["--shuffle"]), ("fixed_order", ["--noshuffle"]), ("sorted_by_label", ["--sort_by_label"])]),
+    "lenet5_bn": (
+        "LeNet-5 with vs without batch norm, Adam 1e-3",
+        ["--training_epochs=5", "--optimizer=adam", "--learning_rate=1e-3", "--keep_prob=1"],
+        [("lenet5", ["--model=lenet5"]), ("lenet5_bn", ["--model=lenet5_bn"])]),
+}
+OFFLINE_SUITES = [s for s in SUITES if s != "cifar_batch_norm"]
+
+flags.DEFINE_enum("suite", None, list(SUITES) + ["all"], "Suite to run; 'all' runs every offline suite.")
+flags.DEFINE_integer("seeds", 1, "Runs per configuration with seeds 0..N-1 (mean and std in the table).",
+                     lower_bound=1)
+flags.DEFINE_bool("quick", False, "Smoke size: a few steps per run (for tests).")
+flags.DEFINE_string("logdir", "logs", "Parent of the suite directories.")
+flags.DEFINE_string("dataset", "mnist_sample", "Data set for the MNIST suites (mnist_sample runs offline).")
+flags.DEFINE_string("data_dir", "data", "Data directory, passed to chapter5.train.")
+flags.DEFINE_bool("deterministic", False, "Pass --deterministic to every run (TF op determinism).")
+flags.DEFINE_list("extra", [], "More flags for every run, e.g. --extra=--training_epochs=20")
+flags.mark_flag_as_required("suite")
+
+
+def run_one(suite_dir: str, run: str, args: list) -> dict:
+    """Trains one configuration in a subprocess; returns its results.json (or the error)."""
+    cmd = [sys.executable, "-m", "chapter5.train", *args, f"--logdir={suite_dir}", f"--run_name={run}",
+           "--progress=off"]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    results_path = os.path.join(suite_dir, run, "results.json")
+    if proc.returncode != 0 or not os.path.exists(results_path):
+        message = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"run": run, "error": message, "wall_seconds": wall}
+    with open(results_path) as f:
+        results = json.load(f)
+    results.update(run=run, wall_seconds=wall)
+    return results
+
+
+def _mean_std(values: list) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarize(suite: str, description: str, configs: list, rows: list, suite_dir: str, common: list) -> str:
+    """Writes results.md and results.csv; returns the Markdown table."""
+    with open(os.path.join(suite_dir, "results.csv"), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["config", "run", "seed", "test_accuracy", "test_cost", "train_seconds", "global_step",
+                         "epoch_costs", "error"])
+        for r in rows:
+            writer.writerow([r["config"], r["run"], r.get("seed", ""), r.get("test_accuracy", ""),
+                             r.get("test_cost", ""), r.get("train_seconds", ""), r.get("global_step", ""),
+                             " ".join(f"{c:.4f}" for c in r.get("cost", [])), r.get("error", "")])
+    lines = [f"# Suite `{suite}`", "", description + ".", "",
+             f"Common flags: `{' '.join(common)}`", "",
+             "| run | flags | test accuracy | test cost | train time (s) | cost per epoch | seeds |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, args in configs:
+        mine = [r for r in rows if r["config"] == name and "error" not in r]
+        failed = [r for r in rows if r["config"] == name and "error" in r]
+        if not mine:
+            lines.append(f"| {name} | `{' '.join(args)}` | failed: {failed[0]['error'] if failed else '?'} | | | | 0 |")
+            continue
+        acc_m, acc_s = _mean_std([r["test_accuracy"] for r in mine])
+        cost_m, cost_s = _mean_std([r["test_cost"] for r in mine])
+        time_m, _ = _mean_std([r["train_seconds"] for r in mine])
+        epochs = [statistics.fmean(c) for c in zip(*[r["cost"] for r in mine])] if all(r["cost"] for r in mine) else []
+        pm = lambda m, s: f"{m:.4f} ± {s:.4f}" if len(mine) > 1 else f"{m:.4f}"
+        lines.append(f"| {name} | `{' '.join(args)}` | {pm(acc_m, acc_s)} | {pm(cost_m, cost_s)} | {time_m:.1f} | "
+                     f"{' '.join(f'{c:.3f}' for c in epochs)} | {len(mine)} |")
+    table = "\n".join(lines) + "\n"
+    with open(os.path.join(suite_dir, "results.md"), "w") as f:
+        f.write(table)
+    return table
+
+
+def run_suite(suite: str) -> bool:
+    description, common, configs = SUITES[suite]
+    suite_dir = os.path.join(FLAGS.logdir, suite)
+    os.makedirs(suite_dir, exist_ok=True)
+    base = [f"--data_dir={FLAGS.data_dir}"]
+    if suite != "cifar_batch_norm":
+        base.append(f"--dataset={FLAGS.dataset}")
+    if FLAGS.deterministic:
+        base.append("--deterministic")
+    quick = ["--max_steps=3", "--training_epochs=1", "--eval_batch_size=500"] if FLAGS.quick else []
+    rows = []
+    print(f"Suite {suite}: {description}.")
+    for name, args in configs:
+        for seed in range(FLAGS.seeds):
+            run = name if FLAGS.seeds == 1 else f"{name}_seed{seed}"
+            # Later flags win: a run's own flags override the suite's, the data flags override a
+            # flagfile's, and --quick and --extra override everything.
+            result = run_one(suite_dir, run, [*common, *args, *base, f"--seed={seed}", *quick, *FLAGS.extra])
+            result.update(config=name, seed=seed)
+            rows.append(result)
+            shown = f"test accuracy {result['test_accuracy']:.4f}" if "error" not in result else f"FAILED: {result['error']}"
+            print(f"  {run}: {shown} ({result['wall_seconds']:.0f} s)", flush=True)
+    table = summarize(suite, description, configs, rows, suite_dir, common)
+    print(table)
+    print(f"Wrote {os.path.join(suite_dir, 'results.md')} and results.csv; "
+          f"curves: tensorboard --logdir {suite_dir}")
+    return all("error" not in r for r in rows)
+
+
+def main(argv: list) -> int:
+    if len(argv) > 1:
+        return _cli.fail(f"unexpected arguments {argv[1:]}")
+    suites = OFFLINE_SUITES if FLAGS.suite == "all" else [FLAGS.suite]
+    ok = [run_suite(s) for s in suites]
+    return 0 if all(ok) else 1
+
+
+if __name__ == "__main__":
+    _cli.run(main)
