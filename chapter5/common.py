@@ -11,13 +11,13 @@ import os
 from chapter5 import _cli  # noqa: F401  (quiet TensorFlow before dlfund imports it)
 from absl import flags
 
-from dlfund import layers
+from dlfund import layers, preprocessing
 from dlfund.data import mnist
 from dlfund.models import MODEL_NAMES, ModelOptions
 
 DATASETS = ("mnist", "fashion_mnist", "mnist_sample", "cifar10")
 MODEL_FLAGS = ("model", "weight_init", "activation", "hidden_units", "book_output_relu", "book_bn_update")
-DATA_FLAGS = ("dataset", "data_dir", "validation_size")
+DATA_FLAGS = ("dataset", "data_dir", "validation_size", "augment", "whiten")
 
 
 def define_model_flags(fv: flags.FlagValues) -> None:
@@ -50,6 +50,17 @@ def define_data_flags(fv: flags.FlagValues) -> None:
                         "sub-directory named after it (data/mnist, ...).", flag_values=fv)
     flags.DEFINE_integer("validation_size", -1, "Leading training images used for validation; -1 = the "
                          "data set's own (5,000; 500 for mnist_sample).", lower_bound=-1, flag_values=fv)
+    flags.DEFINE_list("augment", [], "Random training augmentations for cifar10, from: "
+                      "crop,flip_left_right,flip_up_down,transpose,brightness,contrast,saturation,hue. Empty = the "
+                      "book's crop,flip_left_right,brightness,contrast; 'none' = no augmentation.", flag_values=fv)
+    flags.DEFINE_bool("whiten", True, "Per-image whitening of cifar10 images (training and evaluation).",
+                      flag_values=fv)
+    flags.register_validator("augment", lambda v: all(a in preprocessing.AUGMENTATIONS or a == "none" for a in v),
+                             "--augment takes names from " + ",".join(preprocessing.AUGMENTATIONS) + " (or none)",
+                             flag_values=fv)
+    flags.register_multi_flags_validator(["augment", "dataset"],
+                                         lambda d: not d["augment"] or d["dataset"] == "cifar10",
+                                         "--augment applies to --dataset=cifar10 only", flag_values=fv)
 
 
 def model_options(fv: flags.FlagValues) -> ModelOptions:
@@ -72,3 +83,83 @@ def data_dir(fv: flags.FlagValues) -> str:
            for n in mnist.FILES):
         return base
     return os.path.join(base, fv.dataset)
+
+
+def load_data(fv: flags.FlagValues, shuffle: bool = True, sort_by_label: bool = False, seed: int = 0,
+              threads: int = 0):
+    """Reads the data set chosen by the data flags (``dlfund.data.mnist`` or ``cifar10``)."""
+    if fv.dataset == "cifar10":
+        from dlfund.data import cifar10
+        augment = [a for a in fv.augment if a != "none"] if fv.augment else preprocessing.BOOK_CIFAR_AUGMENT
+        return cifar10.read_data_sets(fv.data_dir, augment=augment, whitened=fv.whiten, seed=seed, shuffle=shuffle,
+                                      threads=threads, progress=_cli.download_progress())
+    return mnist.read_data_sets(
+        data_dir(fv), one_hot=True, dataset=fv.dataset,
+        validation_size=None if fv.validation_size < 0 else fv.validation_size,
+        shuffle=shuffle, sort_by_label=sort_by_label, seed=seed, progress=_cli.download_progress())
+
+
+def read_flags_file(path: str) -> dict:
+    """``{name: value}`` of a run's saved ``flags.cfg`` (``--noname`` gives ``"false"``)."""
+    values = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line.startswith("--"):
+                continue
+            name, sep, value = line[2:].partition("=")
+            if not sep:
+                name, value = (name[2:], "false") if name.startswith("no") and name[2:] else (name, "true")
+            values[name] = value
+    return values
+
+
+def apply_run_flags(fv: flags.FlagValues, run_dir: str, names=MODEL_FLAGS + DATA_FLAGS) -> bool:
+    """Sets the model and data flags from ``run_dir/flags.cfg`` unless given on the command line.
+
+    Returns:
+        True if the run directory had a flags.cfg.
+    """
+    path = os.path.join(run_dir, "flags.cfg")
+    if not os.path.exists(path):
+        return False
+    saved = read_flags_file(path)
+    for name in names:
+        if name in saved and not fv[name].present:
+            fv[name].parse(saved[name])
+            fv[name].present = 0  # still "not given on the command line"
+    return True
+
+
+def build_and_restore(fv: flags.FlagValues, run_dir: str, checkpoint: str = ""):
+    """Builds the model chosen by the (run's) flags for inference and restores a checkpoint into it.
+
+    Only the model's own variables are restored (weights, batch-norm moving
+    averages, global step), so a checkpoint written with any optimizer, or by
+    the book's original TF1 code, fits.
+
+    Returns:
+        (ModelGraph, open Session, checkpoint path).
+
+    Raises:
+        CheckpointError: no checkpoint, or it does not match the model.
+    """
+    from dlfund import checkpoints
+    from dlfund.errors import CheckpointError
+    from dlfund.graph import build_graph, model_variables
+    from dlfund.models import get_model
+    import tensorflow as tf
+
+    path = checkpoint or checkpoints.latest_checkpoint(run_dir)
+    if not path:
+        raise CheckpointError(f"no checkpoint in {run_dir}: train first (python -m chapter5.train ...) or pass "
+                              "--checkpoint=PATH")
+    if not tf.io.gfile.exists(path + ".index"):
+        raise CheckpointError(f"{path}: no such checkpoint (expected {path}.index)")
+    spec = get_model(fv.model)
+    g = build_graph(spec, model_options(fv), sparse_labels=fv.dataset == "cifar10", with_training=False)
+    with g.graph.as_default():
+        checkpoints.check_compatible(path, model_variables(spec.scope))
+        sess = tf.compat.v1.Session(graph=g.graph)
+        g.model_saver.restore(sess, path)
+    return g, sess, path

@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 import dlfund
-from dlfund import checkpoints, objectives, preprocessing, summaries
+from dlfund import checkpoints, objectives, summaries
 from dlfund.errors import DlfundError, RunDirError
 from dlfund.graph import build_graph
 from dlfund.models import get_model
@@ -58,10 +58,6 @@ flags.DEFINE_integer("display_step", 1, "Print, evaluate, summarize and checkpoi
 flags.DEFINE_integer("seed", 0, "Random seed of initial weights, dropout and the data order.")
 flags.DEFINE_bool("shuffle", True, "Reshuffle the training set every epoch.")
 flags.DEFINE_bool("sort_by_label", False, "Visit the training set sorted by label every epoch (experiment).")
-flags.DEFINE_list("augment", [], "Random training augmentations for cifar10, from: "
-                  "crop,flip_left_right,flip_up_down,transpose,brightness,contrast,saturation,hue. Empty = the "
-                  "book's crop,flip_left_right,brightness,contrast; 'none' = no augmentation.")
-flags.DEFINE_bool("whiten", True, "Per-image whitening of cifar10 images (training and evaluation).")
 flags.DEFINE_bool("deterministic", False, "TensorFlow op determinism: same seed, same numbers (slower).")
 flags.DEFINE_string("logdir", "logs", "Parent directory of run directories (TensorBoard --logdir).")
 flags.DEFINE_string("run_name", "", "Run directory name under --logdir; empty = <model>_<dataset>.")
@@ -76,10 +72,6 @@ flags.DEFINE_integer("intra_op_threads", 0, "Threads inside one op (0 = TensorFl
 flags.DEFINE_integer("inter_op_threads", 0, "Ops run in parallel (0 = TensorFlow's choice).", lower_bound=0)
 flags.DEFINE_enum("progress", "auto", ["auto", "on", "off"], "Progress bar within an epoch (auto: on a terminal).")
 
-flags.register_validator("augment", lambda v: all(a in preprocessing.AUGMENTATIONS or a == "none" for a in v),
-                         "--augment takes names from " + ",".join(preprocessing.AUGMENTATIONS) + " (or none)")
-flags.register_multi_flags_validator(["augment", "dataset"], lambda d: not d["augment"] or d["dataset"] == "cifar10",
-                                     "--augment applies to --dataset=cifar10 only")
 flags.register_validator("keep_prob", lambda v: 0.0 < v <= 1.0, "--keep_prob must be in (0, 1]")
 flags.register_validator("learning_rate", lambda v: v > 0.0, "--learning_rate must be positive")
 flags.register_multi_flags_validator(["model", "dataset"], lambda d: _model_fits(d["model"], d["dataset"]),
@@ -114,18 +106,8 @@ def flags_file_text() -> str:
 
 def load_data():
     """Reads the data set chosen by the flags (see ``dlfund.data``)."""
-    if FLAGS.dataset == "cifar10":
-        from dlfund.data import cifar10
-        augment = [a for a in FLAGS.augment if a != "none"] if FLAGS.augment else preprocessing.BOOK_CIFAR_AUGMENT
-        return cifar10.read_data_sets(FLAGS.data_dir, augment=augment, whitened=FLAGS.whiten, seed=FLAGS.seed,
-                                      shuffle=FLAGS.shuffle, threads=FLAGS.intra_op_threads,
-                                      progress=_cli.download_progress())
-    from dlfund.data import mnist
-    return mnist.read_data_sets(
-        common.data_dir(FLAGS), one_hot=True, dataset=FLAGS.dataset,
-        validation_size=None if FLAGS.validation_size < 0 else FLAGS.validation_size,
-        shuffle=FLAGS.shuffle, sort_by_label=FLAGS.sort_by_label, seed=FLAGS.seed,
-        progress=_cli.download_progress())
+    return common.load_data(FLAGS, shuffle=FLAGS.shuffle, sort_by_label=FLAGS.sort_by_label, seed=FLAGS.seed,
+                            threads=FLAGS.intra_op_threads)
 
 
 def write_run_files(directory: str, resumed_from: str | None) -> None:

@@ -1,0 +1,125 @@
+"""Looking inside a trained model: confusion matrix, misclassified examples, embeddings (Book §5.12).
+
+The book's §5.12 visualizes the last hidden layer of a trained convnet with
+t-SNE. :func:`write_projector` writes those activations, a sprite sheet of the
+digits and their labels for TensorBoard's embedding projector, where a reader
+can run t-SNE and PCA interactively.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+v1 = tf.compat.v1
+
+
+def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, num_classes: int = 10) -> np.ndarray:
+    """int64 [num_classes, num_classes]; row = true class, column = predicted class."""
+    cm = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(cm, (np.asarray(truth, np.int64), np.asarray(predicted, np.int64)), 1)
+    return cm
+
+
+def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
+    """float64 [num_classes]: the diagonal over each row's total (nan for an absent class)."""
+    totals = cm.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, np.diag(cm) / np.maximum(totals, 1), np.nan)
+
+
+def format_confusion(cm: np.ndarray, class_names: Sequence[str]) -> str:
+    """The confusion matrix and per-class accuracy as a fixed-width text table."""
+    names = [str(n)[:7] for n in class_names]
+    width = max(7, len(str(cm.max())) + 1)
+    head = "true\\pred " + "".join(f"{n:>{width}}" for n in names) + "   accuracy"
+    lines = [head]
+    acc = per_class_accuracy(cm)
+    for i, row in enumerate(cm):
+        lines.append(f"{names[i]:>9} " + "".join(f"{v:>{width}d}" for v in row) + f"   {acc[i]:.4f}")
+    return "\n".join(lines)
+
+
+def confusion_image(cm: np.ndarray, cell: int = 16) -> np.ndarray:
+    """uint8 RGB [n*cell, n*cell, 3] heat map of the row-normalized confusion matrix.
+
+    Correct predictions (diagonal) are green, errors red, brighter for more.
+    """
+    rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    n = cm.shape[0]
+    image = np.zeros((n, n, 3), np.float32)
+    diag = np.eye(n, dtype=bool)
+    image[..., 1] = np.where(diag, rates, 0.0)
+    # Errors are rare: a square root makes a 1% confusion visible.
+    image[..., 0] = np.where(diag, 0.0, np.sqrt(rates))
+    image = np.kron(image, np.ones((cell, cell, 1), np.float32))
+    return (np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
+def sprite(images: np.ndarray) -> np.ndarray:
+    """A square grid of images for the projector: uint8 [rows*h, cols*w, c] (c = 1 or 3).
+
+    Args:
+        images: float [n, h, w] or [n, h, w, c]; each image is rescaled to its own range.
+    """
+    x = np.asarray(images, np.float32)
+    if x.ndim == 3:
+        x = x[..., None]
+    n, h, w, c = x.shape
+    lo = x.reshape(n, -1).min(1)[:, None, None, None]
+    hi = x.reshape(n, -1).max(1)[:, None, None, None]
+    x = (x - lo) / np.maximum(hi - lo, 1e-8)
+    side = int(math.ceil(math.sqrt(n)))
+    grid = np.zeros((side * h, side * w, c), np.float32)
+    for i in range(n):
+        r, col = divmod(i, side)
+        grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = x[i]
+    return (grid * 255).astype(np.uint8)
+
+
+def write_projector(directory: str, embeddings: np.ndarray, images: np.ndarray, labels: np.ndarray,
+                    class_names: Sequence[str], predicted: np.ndarray | None = None,
+                    tensor_name: str = "last_hidden_layer") -> None:
+    """Writes an embedding for TensorBoard's projector (Book §5.12's t-SNE view).
+
+    Args:
+        directory: a TensorBoard log directory (e.g. ``logs/<run>/eval``).
+        embeddings: float32 [n, d], e.g. the last hidden layer's activations.
+        images: [n, h, w] or [n, h, w, c], shown as the points' thumbnails.
+        labels: int [n] true classes.
+        class_names: names of the classes, written in the metadata.
+        predicted: optional int [n] predictions, a second metadata column.
+        tensor_name: the embedding's name in the projector.
+    """
+    from tensorboard.plugins import projector
+
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "metadata.tsv"), "w") as f:
+        f.write("label\tclass" + ("\tpredicted\tcorrect" if predicted is not None else "") + "\n")
+        for i, label in enumerate(labels):
+            row = f"{int(label)}\t{class_names[int(label)]}"
+            if predicted is not None:
+                row += f"\t{class_names[int(predicted[i])]}\t{'yes' if predicted[i] == label else 'no'}"
+            f.write(row + "\n")
+    sheet = sprite(images)
+    with open(os.path.join(directory, "sprite.png"), "wb") as f:
+        f.write(tf.io.encode_png(sheet).numpy())
+    graph = tf.Graph()
+    with graph.as_default():
+        var = v1.Variable(np.asarray(embeddings, np.float32), name=tensor_name)
+        saver = v1.train.Saver([var])
+        with v1.Session(graph=graph) as sess:
+            sess.run(var.initializer)
+            saver.save(sess, os.path.join(directory, "embedding.ckpt"))
+    config = projector.ProjectorConfig()
+    emb = config.embeddings.add()
+    emb.tensor_name = tensor_name
+    emb.metadata_path = "metadata.tsv"
+    emb.sprite.image_path = "sprite.png"
+    h, w = np.asarray(images).shape[1:3]
+    emb.sprite.single_image_dim.extend([w, h])
+    projector.visualize_embeddings(directory, config)
