@@ -86,6 +86,11 @@ def run(main: Callable[[list], int]) -> None:
             if FLAGS.debug:
                 raise
             return fail(str(e))
+        except KeyboardInterrupt:
+            if FLAGS.debug:
+                raise
+            print("\nInterrupted; nothing was being saved at that moment.", file=sys.stderr)
+            return EXIT_INTERRUPTED
 
     app.run(wrapped)
 

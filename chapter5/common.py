@@ -50,6 +50,8 @@ def define_data_flags(fv: flags.FlagValues) -> None:
                         "sub-directory named after it (data/mnist, ...).", flag_values=fv)
     flags.DEFINE_integer("validation_size", -1, "Leading training images used for validation; -1 = the "
                          "data set's own (5,000; 500 for mnist_sample).", lower_bound=-1, flag_values=fv)
+    flags.DEFINE_bool("download", True, "Download missing data files from the mirrors (--nodownload: fail "
+                      "instead, e.g. offline).", flag_values=fv)
     flags.DEFINE_list("augment", [], "Random training augmentations for cifar10, from: "
                       "crop,flip_left_right,flip_up_down,transpose,brightness,contrast,saturation,hue. Empty = the "
                       "book's crop,flip_left_right,brightness,contrast; 'none' = no augmentation.", flag_values=fv)
@@ -96,7 +98,8 @@ def load_data(fv: flags.FlagValues, shuffle: bool = True, sort_by_label: bool = 
     return mnist.read_data_sets(
         data_dir(fv), one_hot=True, dataset=fv.dataset,
         validation_size=None if fv.validation_size < 0 else fv.validation_size,
-        shuffle=shuffle, sort_by_label=sort_by_label, seed=seed, progress=_cli.download_progress())
+        shuffle=shuffle, sort_by_label=sort_by_label, seed=seed, download_missing=fv.download,
+        progress=_cli.download_progress())
 
 
 def read_flags_file(path: str) -> dict:

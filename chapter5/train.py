@@ -328,7 +328,7 @@ def _train(sess, g, data, directory, latest, total_batch, stop, progress_enabled
                 print(f"Interrupted by {name} at global step {step}; saved "
                       f"{checkpoints.CHECKPOINT_PREFIX}-{step} in {directory}.")
                 print(f"Resume with: python -m chapter5.train --flagfile={os.path.join(directory, 'flags.cfg')}")
-                return _cli.EXIT_INTERRUPTED
+                return 128 + stop.signal  # 130 for SIGINT, 143 for SIGTERM, as shells report them
             if steps_run and (epoch % FLAGS.display_step == 0 or not finished_epoch
                               or epoch + 1 == FLAGS.training_epochs):
                 display(epoch, cost_sum / steps_run, step)

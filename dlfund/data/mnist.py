@@ -298,7 +298,8 @@ def read_data_sets(train_dir: str, one_hot: bool = True, dataset: str = "mnist",
     missing = [n for n, p in paths.items() if not os.path.exists(p)]
     if missing:
         if source is MNIST_SAMPLE or not download_missing:
-            raise DataError(f"missing {', '.join(missing)} in {data_dir}")
+            raise DataError(f"missing {', '.join(missing)} in {data_dir}"
+                            + ("" if source is MNIST_SAMPLE else " (downloading is off)"))
         for name in missing:
             cb = (lambda done, total, _n=name: progress(_n, done, total)) if progress else None
             try:
