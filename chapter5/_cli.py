@@ -14,6 +14,22 @@ import warnings
 from typing import Callable, Optional, TextIO
 
 
+def _process_start_time() -> float:
+    """Wall-clock time at which this process started (Linux /proc; else this module's import)."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return time.time() - (uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.time()
+
+
+#: When the process started, for "start-up to first step" measurements.
+PROCESS_START = _process_start_time()
+
+
 def _verbose_requested(argv: list) -> bool:
     return any(a in ("--verbose", "--verbose=true", "--verbose=True", "--verbose=1") for a in argv)
 
@@ -30,7 +46,8 @@ def quiet_tensorflow(argv: Optional[list] = None) -> None:
     argv = sys.argv if argv is None else argv
     if _verbose_requested(argv):
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # 3 also hides C++ ERROR lines (e.g. oneDNN falling back to Eigen): real failures still raise.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" not in sys.modules:
         saved = os.dup(2)
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -13,6 +13,7 @@ time; with ``--seeds=N``, the mean and standard deviation over N seeds.
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import json
 import os
@@ -87,6 +88,7 @@ flags.DEFINE_string("logdir", "logs", "Parent of the suite directories.")
 flags.DEFINE_string("dataset", "mnist_sample", "Data set for the MNIST suites (mnist_sample runs offline).")
 flags.DEFINE_string("data_dir", "data", "Data directory, passed to chapter5.train.")
 flags.DEFINE_bool("deterministic", False, "Pass --deterministic to every run (TF op determinism).")
+flags.DEFINE_integer("jobs", 1, "Runs at once (subprocesses). Timings are only comparable with 1.", lower_bound=1)
 flags.DEFINE_list("extra", [], "More flags for every run, e.g. --extra=--training_epochs=20")
 flags.mark_flag_as_required("suite")
 
@@ -155,18 +157,25 @@ def run_suite(suite: str) -> bool:
     if FLAGS.deterministic:
         base.append("--deterministic")
     quick = ["--max_steps=3", "--training_epochs=1", "--eval_batch_size=500"] if FLAGS.quick else []
-    rows = []
     print(f"Suite {suite}: {description}.")
+    jobs = []
     for name, args in configs:
         for seed in range(FLAGS.seeds):
             run = name if FLAGS.seeds == 1 else f"{name}_seed{seed}"
             # Later flags win: a run's own flags override the suite's, the data flags override a
             # flagfile's, and --quick and --extra override everything.
-            result = run_one(suite_dir, run, [*common, *args, *base, f"--seed={seed}", *quick, *FLAGS.extra])
-            result.update(config=name, seed=seed)
-            rows.append(result)
-            shown = f"test accuracy {result['test_accuracy']:.4f}" if "error" not in result else f"FAILED: {result['error']}"
-            print(f"  {run}: {shown} ({result['wall_seconds']:.0f} s)", flush=True)
+            jobs.append((name, seed, run, [*common, *args, *base, f"--seed={seed}", *quick, *FLAGS.extra]))
+
+    def one(job):
+        name, seed, run, args = job
+        result = run_one(suite_dir, run, args)
+        result.update(config=name, seed=seed)
+        shown = f"test accuracy {result['test_accuracy']:.4f}" if "error" not in result else f"FAILED: {result['error']}"
+        print(f"  {run}: {shown} ({result['wall_seconds']:.0f} s)", flush=True)
+        return result
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=FLAGS.jobs) as pool:
+        rows = list(pool.map(one, jobs))
     table = summarize(suite, description, configs, rows, suite_dir, common)
     print(table)
     print(f"Wrote {os.path.join(suite_dir, 'results.md')} and results.csv; "

@@ -69,7 +69,8 @@ flags.DEFINE_integer("eval_examples", 0, "Evaluate on only the first N validatio
                      "128 reproduces the CIFAR listings' single-batch test, errata E4).", lower_bound=0)
 flags.DEFINE_bool("summary_images", True, "Write input digits and first-layer filters to TensorBoard.")
 flags.DEFINE_integer("intra_op_threads", 0, "Threads inside one op (0 = TensorFlow's choice).", lower_bound=0)
-flags.DEFINE_integer("inter_op_threads", 0, "Ops run in parallel (0 = TensorFlow's choice).", lower_bound=0)
+flags.DEFINE_integer("inter_op_threads", 1, "Ops run in parallel (0 = TensorFlow's choice; 1 measured fastest for "
+                     "these sequential networks, see docs/performance.md).", lower_bound=0)
 flags.DEFINE_enum("progress", "auto", ["auto", "on", "off"], "Progress bar within an epoch (auto: on a terminal).")
 
 flags.register_validator("keep_prob", lambda v: 0.0 < v <= 1.0, "--keep_prob must be in (0, 1]")
@@ -272,7 +273,8 @@ def _train(sess, g, data, directory, latest, total_batch, stop, progress_enabled
                 checkpoints.save(sess, g.saver, directory, step_now)
                 last_saved = step_now
 
-        history = {"epoch": [], "cost": [], "validation_error": []}
+        history = {"epoch": [], "cost": [], "validation_error": [], "epoch_seconds": []}
+        startup_seconds = None
         train_seconds = 0.0
 
         def display(epoch: int, avg_cost: float, step_now: int) -> None:
@@ -303,6 +305,8 @@ def _train(sess, g, data, directory, latest, total_batch, stop, progress_enabled
                 feed = {g.x: batch_x, g.y: batch_y, **train_feed_extra}
                 # One run for the step and its cost (the book ran the forward pass a second time).
                 _, batch_cost = sess.run([g.train_op, g.cost], feed)
+                if startup_seconds is None:
+                    startup_seconds = time.time() - _cli.PROCESS_START
                 if not math.isfinite(batch_cost):
                     bar.close()
                     writer.flush()
@@ -332,6 +336,7 @@ def _train(sess, g, data, directory, latest, total_batch, stop, progress_enabled
             if steps_run and (epoch % FLAGS.display_step == 0 or not finished_epoch
                               or epoch + 1 == FLAGS.training_epochs):
                 display(epoch, cost_sum / steps_run, step)
+            history["epoch_seconds"].append(round(time.perf_counter() - epoch_start, 3))
             if not finished_epoch:
                 break  # --max_steps reached inside the epoch
             epoch += 1
@@ -345,7 +350,8 @@ def _train(sess, g, data, directory, latest, total_batch, stop, progress_enabled
         print("Test Accuracy:", "%.6f" % accuracy, flush=True)
         write_results(directory, {"model": FLAGS.model, "dataset": FLAGS.dataset, "seed": FLAGS.seed,
                                   "global_step": step, "test_accuracy": accuracy, "test_cost": test_cost,
-                                  "train_seconds": round(train_seconds, 3), **history})
+                                  "train_seconds": round(train_seconds, 3),
+                                  "startup_seconds": startup_seconds and round(startup_seconds, 3), **history})
         return 0
     except KeyboardInterrupt:
         print("\nStopped by a second interrupt without saving; the previous checkpoints are kept.")

@@ -1,0 +1,262 @@
+r"""Measures training and evaluation throughput against plain Keras and the machine's matmul roofline.
+
+    python -m chapter5.benchmark                         # a few minutes, offline
+    python -m chapter5.benchmark --epoch_dataset=fashion_mnist --epoch_data_dir=/usr/share/datasets/fashion-mnist
+    python -m chapter5.benchmark --quick                 # tiny sizes (the test uses this)
+
+In one process, after warm-up, it measures:
+
+* ``dlfund``: images/s of ``chapter5.train``'s own training step (one
+  ``sess.run([train_op, cost])`` fed from ``DataSet.next_batch``) for
+  ``mnist_conv`` at batch 100 and 50;
+* ``keras``: the same network, optimizer and batch in plain ``tf.keras``
+  (``model.fit`` on the same arrays); the ratio of the two is the headline;
+* evaluation images/s over the test set in batches of ``--eval_batch_size``;
+* the matmul roofline (a large float32 ``tf.matmul``) and the training step's
+  share of it, from the model's FLOPs per image (convolutions and matrix
+  products, forward and backward: counted in :func:`mnist_conv_flops`);
+* ``distorted_inputs`` images/s (the CIFAR-10 augmentation pipeline alone);
+* in a ``chapter5.train`` subprocess: wall time from process start to the
+  first training step, one full epoch against pure step time (data feeding,
+  validation, summaries and checkpoints included), and peak resident memory.
+
+It prints a table and writes it as JSON (``--json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+from chapter5 import _cli
+from absl import flags
+
+import numpy as np
+import tensorflow as tf
+
+from dlfund.data import mnist
+from dlfund.graph import build_graph
+from dlfund.models import get_model
+
+v1 = tf.compat.v1
+FLAGS = flags.FLAGS
+
+flags.DEFINE_bool("quick", False, "Tiny sizes, for the test: numbers are not meaningful.")
+flags.DEFINE_float("seconds", 6.0, "Measuring time per training-throughput figure (after warm-up).", lower_bound=0.1)
+flags.DEFINE_list("batch_sizes", ["100", "50"], "Training batch sizes to measure.")
+flags.DEFINE_integer("eval_batch_size", 1000, "Evaluation batch size.", lower_bound=1)
+flags.DEFINE_string("json", "benchmark.json", "Where to write the results as JSON ('' = do not write).")
+flags.DEFINE_string("epoch_dataset", "mnist_sample", "Data set of the full-epoch run (fashion_mnist or mnist "
+                    "for the 55,000-image epoch of the issue; mnist_sample offline).")
+flags.DEFINE_string("epoch_data_dir", "data", "--data_dir of the full-epoch run.")
+flags.DEFINE_integer("intra_op_threads", 0, "Threads inside one op (0 = TensorFlow's choice).", lower_bound=0)
+flags.DEFINE_integer("inter_op_threads", 1, "Ops run in parallel (0 = TensorFlow's choice; 1 measured fastest for "
+                     "these sequential networks, see docs/performance.md).", lower_bound=0)
+flags.DEFINE_bool("keras", True, "Also measure the plain-Keras baseline.")
+
+
+def mnist_conv_flops() -> dict:
+    """Multiply-add FLOPs (2 per MAC) of one image through mnist_conv, forward and backward.
+
+    Backward = weight gradients (as many FLOPs as the forward pass) plus input
+    gradients of every layer but the first (nothing needs the image's gradient).
+    """
+    layers = {  # name: (forward FLOPs, FLOPs of its input gradient)
+        "conv_1": 28 * 28 * 32 * (5 * 5 * 1) * 2,
+        "conv_2": 14 * 14 * 64 * (5 * 5 * 32) * 2,
+        "fc": 7 * 7 * 64 * 1024 * 2,
+        "output": 1024 * 10 * 2,
+    }
+    forward = sum(layers.values())
+    backward = forward + forward - layers["conv_1"]
+    return {"forward": forward, "backward": backward, "total": forward + backward}
+
+
+def session_config() -> v1.ConfigProto:
+    return v1.ConfigProto(intra_op_parallelism_threads=FLAGS.intra_op_threads,
+                          inter_op_parallelism_threads=FLAGS.inter_op_threads)
+
+
+def _timed_loop(step, seconds: float, min_steps: int) -> tuple[int, float]:
+    n, start = 0, time.perf_counter()
+    while n < min_steps or time.perf_counter() - start < seconds:
+        step()
+        n += 1
+    return n, time.perf_counter() - start
+
+
+def dlfund_train_throughput(train: mnist.DataSet, batch_size: int, warmup: int, seconds: float) -> float:
+    """Images/s of chapter5.train's step: next_batch + one sess.run([train_op, cost])."""
+    g = build_graph(get_model("mnist_conv"), seed=0, summary_images=False)
+    with v1.Session(graph=g.graph, config=session_config()) as sess:
+        sess.run(g.init_op)
+
+        def step():
+            bx, by = train.next_batch(batch_size)
+            sess.run([g.train_op, g.cost], {g.x: bx, g.y: by, g.keep_prob: 0.5})
+
+        for _ in range(warmup):
+            step()
+        n, elapsed = _timed_loop(step, seconds, 3)
+    return n * batch_size / elapsed
+
+
+def dlfund_eval_throughput(test: mnist.DataSet, batch_size: int, repeats: int) -> float:
+    g = build_graph(get_model("mnist_conv"), seed=0, with_training=False, summary_images=False)
+    with v1.Session(graph=g.graph, config=session_config()) as sess:
+        sess.run(g.init_op)
+        for images, labels in test.batches(batch_size):  # warm-up
+            sess.run(g.correct, {g.x: images, g.y: labels})
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for images, labels in test.batches(batch_size):
+                sess.run(g.correct, {g.x: images, g.y: labels})
+        return repeats * test.num_examples / (time.perf_counter() - start)
+
+
+def keras_train_throughput(train: mnist.DataSet, batch_size: int, warmup_epochs: int, seconds: float) -> float:
+    """The same network in plain tf.keras, trained with model.fit on the same arrays."""
+    keras = tf.keras
+    tf.random.set_seed(0)
+    model = keras.Sequential([
+        keras.layers.Input((784,)),
+        keras.layers.Reshape((28, 28, 1)),
+        keras.layers.Conv2D(32, 5, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2, padding="same"),
+        keras.layers.Conv2D(64, 5, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2, padding="same"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(1024, activation="relu"),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(10),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(1e-4),
+                  loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+    n = train.num_examples - train.num_examples % batch_size
+    x, y = train.images[:n], train.labels[:n]
+    model.fit(x, y, batch_size=batch_size, epochs=warmup_epochs, verbose=0, shuffle=True)
+    epochs, start = 0, time.perf_counter()
+    while epochs < 1 or time.perf_counter() - start < seconds:
+        model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=True)
+        epochs += 1
+    return epochs * n / (time.perf_counter() - start)
+
+
+def matmul_roofline(size: int, seconds: float) -> float:
+    """GFLOP/s of a large float32 matmul chain (2 n^3 FLOPs each) in a TF session."""
+    graph = tf.Graph()
+    with graph.as_default():
+        a = tf.Variable(tf.random.normal([size, size], seed=1))
+        b = tf.Variable(tf.random.normal([size, size], seed=2))
+        product = tf.reduce_sum(tf.matmul(a, b))
+        with v1.Session(graph=graph, config=session_config()) as sess:
+            sess.run(v1.global_variables_initializer())
+            sess.run(product)
+            n, elapsed = _timed_loop(lambda: sess.run(product), seconds, 2)
+    return n * 2 * size ** 3 / elapsed / 1e9
+
+
+def cifar_pipeline_throughput(batches: int, records: int) -> float:
+    """Images/s of distorted_inputs alone, on synthetic CIFAR-10 files."""
+    from dlfund.data import cifar10
+    with tempfile.TemporaryDirectory() as d:
+        rng = np.random.default_rng(0)
+        for name in cifar10.TRAIN_FILES:
+            rng.integers(0, 256, (records, cifar10.RECORD_BYTES)).astype(np.uint8).tofile(os.path.join(d, name))
+        graph = tf.Graph()
+        with graph.as_default():
+            images, labels = cifar10.distorted_inputs(d, 128, seed=0)
+            with v1.Session(graph=graph, config=session_config()) as sess:
+                for _ in range(5):
+                    sess.run([images, labels])
+                start = time.perf_counter()
+                for _ in range(batches):
+                    sess.run([images, labels])
+                return batches * 128 / (time.perf_counter() - start)
+
+
+def epoch_run(dataset: str, data_dir: str, quick: bool) -> dict:
+    """One epoch of mnist_conv.cfg in a chapter5.train subprocess: start-up, epoch time, peak memory."""
+    with tempfile.TemporaryDirectory() as logs:
+        args = [sys.executable, "-m", "chapter5.train", "--flagfile=chapter5/flags/mnist_conv.cfg",
+                f"--dataset={dataset}", f"--data_dir={data_dir}", f"--logdir={logs}", "--run_name=bench",
+                "--training_epochs=1", "--progress=off", f"--intra_op_threads={FLAGS.intra_op_threads}",
+                f"--inter_op_threads={FLAGS.inter_op_threads}"]
+        if quick:
+            args.append("--max_steps=5")
+        start = time.perf_counter()
+        proc = subprocess.run(args, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"chapter5.train failed: {proc.stderr.strip().splitlines()[-1:]}")
+        with open(os.path.join(logs, "bench", "results.json")) as f:
+            results = json.load(f)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"wall_seconds": wall, "startup_seconds": results["startup_seconds"],
+            "epoch_seconds": results["epoch_seconds"][0], "train_seconds": results["train_seconds"],
+            "steps": results["global_step"], "peak_rss_mb": peak_kb / 1024}
+
+
+def main(argv: list) -> int:
+    if len(argv) > 1:
+        return _cli.fail(f"unexpected arguments {argv[1:]}")
+    quick = FLAGS.quick
+    seconds = 0.2 if quick else FLAGS.seconds
+    data = mnist.read_data_sets("", dataset="mnist_sample")
+    train, test = data.train, data.test
+    batch_sizes = [int(b) for b in FLAGS.batch_sizes]
+    flops = mnist_conv_flops()
+    results = {"machine": {"python": platform.python_version(), "tensorflow": tf.__version__,
+                           "platform": platform.platform(), "cpus": os.cpu_count(),
+                           "processor": platform.processor() or platform.machine()},
+               "quick": quick, "flops_per_image": flops, "train": {}}
+
+    print(f"Benchmark: mnist_conv, TensorFlow {tf.__version__}, {os.cpu_count()} CPUs"
+          + (" (quick: numbers not meaningful)" if quick else ""), flush=True)
+    results["roofline_gflops"] = matmul_roofline(256 if quick else 2048, seconds)
+    print(f"  matmul roofline: {results['roofline_gflops']:.1f} GFLOP/s", flush=True)
+    for bs in batch_sizes:
+        entry = {"dlfund_images_per_s": dlfund_train_throughput(train, bs, 2 if quick else 20, seconds)}
+        if FLAGS.keras:
+            entry["keras_images_per_s"] = keras_train_throughput(train, bs, 1, seconds)
+            entry["ratio_vs_keras"] = entry["dlfund_images_per_s"] / entry["keras_images_per_s"]
+        entry["gflops"] = entry["dlfund_images_per_s"] * flops["total"] / 1e9
+        entry["fraction_of_roofline"] = entry["gflops"] / results["roofline_gflops"]
+        results["train"][str(bs)] = entry
+        print(f"  train batch {bs}: dlfund {entry['dlfund_images_per_s']:.0f} img/s"
+              + (f", keras {entry['keras_images_per_s']:.0f} img/s, ratio {entry['ratio_vs_keras']:.2f}x"
+                 if FLAGS.keras else "")
+              + f", {entry['gflops']:.0f} GFLOP/s = {100 * entry['fraction_of_roofline']:.0f}% of roofline",
+              flush=True)
+    results["eval_images_per_s"] = dlfund_eval_throughput(test, FLAGS.eval_batch_size, 1 if quick else 5)
+    print(f"  evaluation: {results['eval_images_per_s']:.0f} img/s (batch {FLAGS.eval_batch_size})", flush=True)
+    results["cifar_distorted_inputs_images_per_s"] = cifar_pipeline_throughput(3 if quick else 60,
+                                                                                 50 if quick else 2000)
+    print(f"  CIFAR-10 distorted_inputs alone: {results['cifar_distorted_inputs_images_per_s']:.0f} img/s",
+          flush=True)
+    epoch = epoch_run(FLAGS.epoch_dataset, FLAGS.epoch_data_dir, quick)
+    step_rate = results["train"].get("100", next(iter(results["train"].values())))["dlfund_images_per_s"]
+    epoch["pure_step_seconds"] = epoch["steps"] * 100 / step_rate
+    epoch["overhead_ratio"] = epoch["epoch_seconds"] / epoch["pure_step_seconds"]
+    epoch["dataset"] = FLAGS.epoch_dataset
+    results["epoch"] = epoch
+    print(f"  full epoch ({FLAGS.epoch_dataset}, {epoch['steps']} steps of 100): {epoch['epoch_seconds']:.1f} s vs "
+          f"{epoch['pure_step_seconds']:.1f} s of pure steps = {epoch['overhead_ratio']:.2f}x", flush=True)
+    print(f"  start-up to first step: {epoch['startup_seconds']:.1f} s; peak memory {epoch['peak_rss_mb']:.0f} MB",
+          flush=True)
+    if FLAGS.json:
+        with open(FLAGS.json, "w") as f:
+            json.dump(results, f, indent=1)
+        print(f"Wrote {FLAGS.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    _cli.run(main)

@@ -1,0 +1,23 @@
+"""The benchmark runs at tiny size (so it never rots) and reports every figure of the issue."""
+
+import json
+
+from conftest import run_module
+
+
+def test_quick_benchmark_reports_every_figure(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = run_module("chapter5.benchmark", "--quick", f"--json={out}", "--batch_sizes=100")
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(out.read_text())
+    train = results["train"]["100"]
+    for key in ("dlfund_images_per_s", "keras_images_per_s", "ratio_vs_keras", "fraction_of_roofline"):
+        assert train[key] > 0, key
+    assert results["roofline_gflops"] > 0 and results["eval_images_per_s"] > 0
+    assert results["cifar_distorted_inputs_images_per_s"] > 0
+    epoch = results["epoch"]
+    assert epoch["steps"] == 5 and 0 < epoch["startup_seconds"] < epoch["wall_seconds"]
+    assert epoch["peak_rss_mb"] > 50 and epoch["overhead_ratio"] > 0
+    # 2 * MACs: conv_1 1.25M + conv_2 20.1M + fc 6.4M + output 0.02M forward.
+    assert results["flops_per_image"]["forward"] == 27_767_808
+    assert "train batch 100: dlfund" in proc.stdout and "matmul roofline" in proc.stdout
