@@ -30,6 +30,9 @@ def define_model_flags(fv: flags.FlagValues) -> None:
                       "Hidden activation; empty = the model's own (ReLU; tanh for LeNet-5).", flag_values=fv)
     flags.DEFINE_list("hidden_units", ["256", "256"], "MLP hidden layer sizes (default 256,256 as in "
                       "chapter 3).", flag_values=fv)
+    flags.DEFINE_bool("batch_norm", False, "Use the batch-normalized variant of --model (mnist_conv -> "
+                      "mnist_conv_bn, mlp -> mlp_bn, lenet5 -> lenet5_bn, cifar_conv -> cifar_conv_bn; Book §5.10).",
+                      flag_values=fv)
     flags.DEFINE_bool("book_output_relu", False, "Reproduce errata E1: ReLU (and batch norm) on the output "
                       "logits, as printed.", flag_values=fv)
     flags.DEFINE_bool("book_bn_update", False, "Reproduce errata E2: batch-norm moving averages also update "
@@ -63,6 +66,14 @@ def define_data_flags(fv: flags.FlagValues) -> None:
     flags.register_multi_flags_validator(["augment", "dataset"],
                                          lambda d: not d["augment"] or d["dataset"] == "cifar10",
                                          "--augment applies to --dataset=cifar10 only", flag_values=fv)
+
+
+def resolve_batch_norm(fv: flags.FlagValues) -> None:
+    """Turns ``--batch_norm`` into the batch-normalized ``--model`` (so saved flags name the real network)."""
+    if fv.batch_norm:
+        if not fv.model.endswith("_bn"):
+            fv.model = fv.model + "_bn"  # every model has a _bn variant (MODEL_NAMES)
+        fv.batch_norm = False
 
 
 def model_options(fv: flags.FlagValues) -> ModelOptions:

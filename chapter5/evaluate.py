@@ -57,6 +57,7 @@ def main(argv: list) -> int:
         return _cli.fail(f"unexpected arguments {argv[1:]}")
     run_dir = FLAGS.logdir
     had_flags = common.apply_run_flags(FLAGS, run_dir)
+    common.resolve_batch_norm(FLAGS)
     if not had_flags and not FLAGS.checkpoint:
         return _cli.fail(f"{run_dir} has no flags.cfg: is it a run directory? For a checkpoint from elsewhere "
                          "pass --checkpoint=PATH with --model and --dataset")

@@ -87,6 +87,7 @@ def main(argv: list) -> int:
             return _cli.fail('--plot needs matplotlib, which is not installed: pip install -e ".[plot]" '
                              "(or pip install matplotlib)")
     common.apply_run_flags(FLAGS, FLAGS.logdir)
+    common.resolve_batch_norm(FLAGS)
     if get_model(FLAGS.model).input_shape != (784,):
         return _cli.fail(f"{FLAGS.logdir} holds a {FLAGS.model} model; predict reads digits for MNIST-format models")
     images = digits.list_images(paths)

@@ -191,6 +191,7 @@ def main(argv: list) -> int:
     if len(argv) > 1:
         return _cli.fail(f"unexpected arguments {argv[1:]}; flags look like --name=value "
                          "(see --helpshort)")
+    common.resolve_batch_norm(FLAGS)
     if FLAGS.deterministic:
         tf.config.experimental.enable_op_determinism()
     spec = get_model(FLAGS.model)

@@ -140,3 +140,21 @@ def test_every_optimizer_builds_and_steps(optimizer):
         w0 = s.run(w)
         s.run(g.train_op, {g.x: np.ones((2, 784), np.float32), g.y: np.eye(10, dtype=np.float32)[:2]})
         assert not np.array_equal(w0, s.run(w))
+
+
+def test_fast_matmul_gradient_equals_tf_matmul_gradient():
+    rng = np.random.default_rng(0)
+    x_val = rng.standard_normal((7, 30)).astype(np.float32)
+    w_val = rng.standard_normal((30, 11)).astype(np.float32)
+    dy_val = rng.standard_normal((7, 11)).astype(np.float32)
+    with tf.Graph().as_default():
+        x, w, dy = tf.constant(x_val), tf.constant(w_val), tf.constant(dy_val)
+        fast = layers._matmul(x, w)
+        plain = tf.matmul(x, w)
+        grads = tf.gradients(fast, [x, w], grad_ys=dy) + tf.gradients(plain, [x, w], grad_ys=dy)
+        with v1.Session() as s:
+            f, p, gx_fast, gw_fast, gx, gw = s.run([fast, plain] + grads)
+    np.testing.assert_allclose(f, p, rtol=1e-6)
+    np.testing.assert_allclose(gx_fast, dy_val @ w_val.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gw_fast, x_val.T @ dy_val, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gx_fast, gx, rtol=1e-5, atol=1e-5)

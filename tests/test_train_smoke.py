@@ -118,3 +118,17 @@ def test_missing_data_gives_one_clear_message(tmp_path):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "t10k-labels-idx1-ubyte.gz" in proc.stderr and "corrupt gzip" in proc.stderr
+
+
+def test_deterministic_runs_with_the_same_seed_agree_exactly(tmp_path):
+    import json
+    data = write_mnist_format(str(tmp_path / "data"), n_train=200, n_test=50)
+    results = []
+    for run in ("a", "b"):
+        proc = run_module("chapter5.train", f"--data_dir={data}", "--dataset=mnist", "--model=mnist_conv",
+                          "--batch_size=20", "--validation_size=40", "--training_epochs=2", "--seed=3",
+                          "--deterministic", f"--logdir={tmp_path}", f"--run_name={run}", "--progress=off")
+        assert proc.returncode == 0, proc.stderr
+        results.append(json.loads((tmp_path / run / "results.json").read_text()))
+    a, b = results
+    assert a["cost"] == b["cost"] and a["test_cost"] == b["test_cost"] and a["validation_error"] == b["validation_error"]
