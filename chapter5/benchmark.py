@@ -87,14 +87,6 @@ def session_config() -> v1.ConfigProto:
                           inter_op_parallelism_threads=FLAGS.inter_op_threads)
 
 
-def _timed_loop(step, seconds: float, min_steps: int) -> tuple[int, float]:
-    n, start = 0, time.perf_counter()
-    while n < min_steps or time.perf_counter() - start < seconds:
-        step()
-        n += 1
-    return n, time.perf_counter() - start
-
-
 class DlfundTrainer:
     """chapter5.train's step: next_batch + one sess.run([train_op, cost])."""
 
@@ -156,27 +148,33 @@ class KerasTrainer:
 
 
 def compare_training(train: mnist.DataSet, batch_size: int, seconds: float, rounds: int, keras: bool,
-                     warmup: int) -> dict:
-    """Alternates timed chunks of dlfund and Keras training; medians of the per-round rates.
+                     warmup: int, roofline: "Roofline") -> dict:
+    """Alternates timed chunks of the roofline matmul, dlfund and Keras; medians of per-round figures.
 
-    Alternating in rounds makes the ratio robust to the machine's speed drifting
-    (shared virtual machines do), which a single back-to-back pair is not.
+    Alternating in rounds makes the ratios robust to the machine's speed drifting
+    (shared virtual machines do, by 20% here), which back-to-back runs are not.
     """
-    trainers = {"dlfund": DlfundTrainer(train, batch_size)}
+    trainers = {"roofline": roofline, "dlfund": DlfundTrainer(train, batch_size)}
     if keras:
         trainers["keras"] = KerasTrainer(train, batch_size)
     for name, t in trainers.items():
         for _ in range(warmup if name == "dlfund" else 1):
             t.step()
+    # Each round gives the matmul a third of the time of a training figure: enough for a stable rate.
     rates = {name: [] for name in trainers}
     for _ in range(rounds):
         for name, t in trainers.items():
+            budget = seconds / rounds / (3 if name == "roofline" else 1)
             images, start = 0, time.perf_counter()
-            while images == 0 or time.perf_counter() - start < seconds / rounds:
+            while images == 0 or time.perf_counter() - start < budget:
                 images += t.step()
             rates[name].append(images / (time.perf_counter() - start))
     trainers["dlfund"].close()
-    out = {"dlfund_images_per_s": float(np.median(rates["dlfund"])), "dlfund_rounds": rates["dlfund"]}
+    flops = mnist_conv_flops()["total"]
+    fractions = np.array(rates["dlfund"]) * flops / 1e9 / np.array(rates["roofline"])
+    out = {"dlfund_images_per_s": float(np.median(rates["dlfund"])), "dlfund_rounds": rates["dlfund"],
+           "roofline_gflops": float(np.median(rates["roofline"])), "roofline_rounds": rates["roofline"],
+           "fraction_of_roofline": float(np.median(fractions))}
     if keras:
         out["keras_images_per_s"] = float(np.median(rates["keras"]))
         out["keras_rounds"] = rates["keras"]
@@ -184,18 +182,23 @@ def compare_training(train: mnist.DataSet, batch_size: int, seconds: float, roun
     return out
 
 
-def matmul_roofline(size: int, seconds: float) -> float:
-    """GFLOP/s of a large float32 matmul chain (2 n^3 FLOPs each) in a TF session."""
-    graph = tf.Graph()
-    with graph.as_default():
-        a = tf.Variable(tf.random.normal([size, size], seed=1))
-        b = tf.Variable(tf.random.normal([size, size], seed=2))
-        product = tf.reduce_sum(tf.matmul(a, b))
-        with v1.Session(graph=graph, config=session_config()) as sess:
-            sess.run(v1.global_variables_initializer())
-            sess.run(product)
-            n, elapsed = _timed_loop(lambda: sess.run(product), seconds, 2)
-    return n * 2 * size ** 3 / elapsed / 1e9
+class Roofline:
+    """A large float32 matmul (2 n^3 FLOPs) in a TF session; ``step`` returns GFLOP done."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        graph = tf.Graph()
+        with graph.as_default():
+            a = tf.Variable(tf.random.normal([size, size], seed=1))
+            b = tf.Variable(tf.random.normal([size, size], seed=2))
+            self.product = tf.reduce_sum(tf.matmul(a, b))
+            self.sess = v1.Session(graph=graph, config=session_config())
+            self.sess.run(v1.global_variables_initializer())
+        self.sess.run(self.product)
+
+    def step(self) -> float:
+        self.sess.run(self.product)
+        return 2 * self.size ** 3 / 1e9
 
 
 def cifar_train_throughput(model: str, steps: int, batch_size: int = 128) -> float:
@@ -280,17 +283,20 @@ def main(argv: list) -> int:
 
     print(f"Benchmark: mnist_conv, TensorFlow {tf.__version__}, {os.cpu_count()} CPUs"
           + (" (quick: numbers not meaningful)" if quick else ""), flush=True)
-    results["roofline_gflops"] = matmul_roofline(256 if quick else 2048, seconds)
-    print(f"  matmul roofline: {results['roofline_gflops']:.1f} GFLOP/s", flush=True)
+    roofline = Roofline(256 if quick else 2048)
     for bs in batch_sizes:
-        entry = compare_training(train, bs, seconds, 1 if quick else FLAGS.rounds, FLAGS.keras, 2 if quick else 20)
+        entry = compare_training(train, bs, seconds, 1 if quick else FLAGS.rounds, FLAGS.keras, 2 if quick else 20,
+                                 roofline)
         entry["gflops"] = entry["dlfund_images_per_s"] * flops["total"] / 1e9
-        entry["fraction_of_roofline"] = entry["gflops"] / results["roofline_gflops"]
         results["train"][str(bs)] = entry
+        results["roofline_gflops"] = entry["roofline_gflops"]
+        print(f"  matmul roofline ({roofline.size}x{roofline.size} float32, median of rounds): {entry['roofline_gflops']:.1f} GFLOP/s",
+              flush=True)
         print(f"  train batch {bs}: dlfund {entry['dlfund_images_per_s']:.0f} img/s"
               + (f", keras {entry['keras_images_per_s']:.0f} img/s, ratio {entry['ratio_vs_keras']:.2f}x"
                  if FLAGS.keras else "")
-              + f", {entry['gflops']:.0f} GFLOP/s = {100 * entry['fraction_of_roofline']:.0f}% of roofline",
+              + f", {entry['gflops']:.0f} GFLOP/s = {100 * entry['fraction_of_roofline']:.0f}% of roofline "
+              f"(median of per-round ratios)",
               flush=True)
     results["eval_images_per_s"] = dlfund_eval_throughput(test, FLAGS.eval_batch_size, 1 if quick else 5)
     print(f"  evaluation: {results['eval_images_per_s']:.0f} img/s (batch {FLAGS.eval_batch_size})", flush=True)
