@@ -24,12 +24,11 @@ from chapter5 import _cli
 from chapter5 import common
 from absl import flags
 
-import numpy as np
 import tensorflow as tf
 
 import dlfund
 from dlfund import checkpoints, objectives, summaries
-from dlfund.errors import DlfundError, RunDirError
+from dlfund.errors import RunDirError
 from dlfund.graph import build_graph
 from dlfund.models import get_model
 

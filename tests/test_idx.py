@@ -1,7 +1,6 @@
 """IDX reader: exact values on files written here, and a clear error for every kind of broken file."""
 
 import gzip
-import os
 import struct
 
 import numpy as np
