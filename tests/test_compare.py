@@ -28,3 +28,14 @@ def test_seeds_give_mean_and_spread(tmp_path):
     table = (tmp_path / "lenet5_bn" / "results.md").read_text()
     assert table.count("±") >= 4 and "| 2 |" in table
     assert (tmp_path / "lenet5_bn" / "lenet5_seed1" / "results.json").exists()
+
+
+def test_cifar_batch_norm_suite_on_cifar_format_files(tmp_path):
+    from test_cifar10 import write_cifar
+    write_cifar(str(tmp_path / "cifar"), per_file=40, test=50)
+    proc = run_module("chapter5.compare", "--suite=cifar_batch_norm", "--quick", "--jobs=2",
+                      f"--data_dir={tmp_path / 'cifar'}", f"--logdir={tmp_path / 'logs'}")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    table = (tmp_path / "logs" / "cifar_batch_norm" / "results.md").read_text()
+    assert "| cifar_conv |" in table and "| cifar_conv_bn |" in table and "failed" not in table
+    assert (tmp_path / "logs" / "cifar_batch_norm" / "cifar_conv_bn" / "results.json").exists()
