@@ -36,6 +36,7 @@ FLAGS = flags.FLAGS
 
 common.define_model_flags(FLAGS)
 common.define_data_flags(FLAGS)
+flags.adopt_module_key_flags(common)  # list the model and data flags in --helpshort too
 flags.DEFINE_string("logdir", None, "The run directory (logs/<run_name>); eval/ is written inside it.")
 flags.DEFINE_string("checkpoint", "", "Checkpoint path prefix to restore instead of the run's latest "
                     "(e.g. a book-era model-checkpoint-550000).")

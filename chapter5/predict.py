@@ -33,6 +33,7 @@ FLAGS = flags.FLAGS
 
 common.define_model_flags(FLAGS)
 common.define_data_flags(FLAGS)
+flags.adopt_module_key_flags(common)  # list the model and data flags in --helpshort too
 flags.DEFINE_string("logdir", None, "The run directory of a trained model (logs/<run_name>).")
 flags.DEFINE_string("checkpoint", "", "Checkpoint path prefix instead of the run's latest.")
 flags.DEFINE_string("save_preprocessed", "", "Directory to write each 28x28 network input as PNG.")

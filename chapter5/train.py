@@ -37,6 +37,7 @@ FLAGS = flags.FLAGS
 
 common.define_model_flags(FLAGS)
 common.define_data_flags(FLAGS)
+flags.adopt_module_key_flags(common)  # list the model and data flags in --helpshort too
 
 flags.DEFINE_enum("optimizer", "adam", objectives.OPTIMIZERS, "Optimizer (chapter 4's set).")
 flags.DEFINE_float("learning_rate", 1e-4, "Learning rate (the book's convnet: Adam 1e-4).", lower_bound=0.0)
