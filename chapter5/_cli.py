@@ -103,6 +103,12 @@ def run(main: Callable[[list], int]) -> None:
             if FLAGS.debug:
                 raise
             return fail(str(e))
+        except BrokenPipeError:
+            # Output cut short (piped into head): stop quietly; point stdout at /dev/null so
+            # the interpreter's final flush does not raise again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return EXIT_ERROR
         except KeyboardInterrupt:
             if FLAGS.debug:
                 raise
