@@ -102,12 +102,12 @@ def main(argv: list) -> int:
     scalars.update({f"per-class accuracy/{class_names[i]}": a for i, a in enumerate(analysis.per_class_accuracy(cm))})
     writer.add_summary(summaries.scalar_summary(scalars), step)
     writer.add_summary(summaries.image_summary("confusion matrix", analysis.confusion_image(cm)[None]), step)
-    display = display_images(test.images, g.spec.input_shape)
+    display = analysis.display_images(test.images, g.spec.input_shape)
     wrong = np.flatnonzero(predicted != truth)[:FLAGS.misclassified_images]
     for i in wrong:
         tag = f"misclassified/{i:05d} true {class_names[truth[i]]} predicted {class_names[predicted[i]]}"
         writer.add_summary(summaries.image_summary(tag, display[i:i + 1]), step)
-    writer.add_summary(histogram_summary("activations/last_hidden_layer", features), step)
+    writer.add_summary(summaries.histogram_summary("activations/last_hidden_layer", features), step)
     writer.close()
     if FLAGS.projector_examples:
         n = min(FLAGS.projector_examples, len(truth))
@@ -115,27 +115,6 @@ def main(argv: list) -> int:
     print(f"TensorBoard: tensorboard --logdir {run_dir}  (eval/: confusion matrix, {len(wrong)} misclassified "
           f"images, projector of {min(FLAGS.projector_examples, len(truth))} test images)")
     return 0
-
-
-def display_images(images: np.ndarray, input_shape: tuple) -> np.ndarray:
-    """uint8 [n, h, w, c] pictures of the network's inputs (each rescaled to 0-255)."""
-    if len(input_shape) == 1:
-        side = int(round(input_shape[0] ** 0.5))
-        x = images.reshape(-1, side, side, 1)
-    else:
-        x = images
-    lo = x.reshape(len(x), -1).min(1)[:, None, None, None]
-    hi = x.reshape(len(x), -1).max(1)[:, None, None, None]
-    return ((x - lo) / np.maximum(hi - lo, 1e-8) * 255).astype(np.uint8)
-
-
-def histogram_summary(tag: str, values: np.ndarray) -> "v1.Summary":
-    counts, edges = np.histogram(values, bins=30)
-    hist = v1.HistogramProto(min=float(values.min()), max=float(values.max()), num=float(values.size),
-                             sum=float(values.sum()), sum_squares=float((values.astype(np.float64) ** 2).sum()))
-    hist.bucket_limit.extend(edges[1:].tolist())
-    hist.bucket.extend(counts.tolist())
-    return v1.Summary(value=[v1.Summary.Value(tag=tag, histo=hist)])
 
 
 if __name__ == "__main__":

@@ -138,13 +138,10 @@ def check_existing_run(directory: str) -> None:
     saved = os.path.join(directory, "flags.cfg")
     if not os.path.exists(saved):
         return
-    with open(saved) as f:
-        for line in f:
-            if line.startswith("--model="):
-                model = line.strip().split("=", 1)[1]
-                if model != FLAGS.model:
-                    raise RunDirError(f"{directory} holds a --model={model} run, not --model={FLAGS.model}; "
-                                      "choose another --run_name (or --logdir) for a new run")
+    model = common.read_flags_file(saved).get("model", FLAGS.model)
+    if model != FLAGS.model:
+        raise RunDirError(f"{directory} holds a --model={model} run, not --model={FLAGS.model}; "
+                          "choose another --run_name (or --logdir) for a new run")
 
 
 def evaluate_set(sess, g, dataset, batch_size: int, limit: int = 0) -> tuple[float, float]:

@@ -60,25 +60,42 @@ def confusion_image(cm: np.ndarray, cell: int = 16) -> np.ndarray:
     return (np.clip(image, 0, 1) * 255).astype(np.uint8)
 
 
+def display_images(images: np.ndarray, input_shape: Sequence[int]) -> np.ndarray:
+    """uint8 [n, h, w, c] pictures of network inputs, each rescaled to its own range 0-255.
+
+    Args:
+        images: float [n, D] flat (MNIST, ``input_shape`` (784,)) or [n, h, w, c].
+        input_shape: the model's input shape for one example.
+    """
+    x = np.asarray(images, np.float32)
+    if len(input_shape) == 1:
+        side = int(round(input_shape[0] ** 0.5))
+        x = x.reshape(-1, side, side, 1)
+    elif x.ndim == 3:
+        x = x[..., None]
+    n = len(x)
+    lo = x.reshape(n, -1).min(1)[:, None, None, None]
+    hi = x.reshape(n, -1).max(1)[:, None, None, None]
+    return ((x - lo) / np.maximum(hi - lo, 1e-8) * 255).astype(np.uint8)
+
+
 def sprite(images: np.ndarray) -> np.ndarray:
     """A square grid of images for the projector: uint8 [rows*h, cols*w, c] (c = 1 or 3).
 
     Args:
-        images: float [n, h, w] or [n, h, w, c]; each image is rescaled to its own range.
+        images: uint8 [n, h, w, c] as made by :func:`display_images` (used as they
+            are), or float [n, h, w] / [n, h, w, c] (rescaled per image first).
     """
-    x = np.asarray(images, np.float32)
-    if x.ndim == 3:
-        x = x[..., None]
+    x = np.asarray(images)
+    if x.dtype != np.uint8:
+        x = display_images(x, x.shape[1:])
     n, h, w, c = x.shape
-    lo = x.reshape(n, -1).min(1)[:, None, None, None]
-    hi = x.reshape(n, -1).max(1)[:, None, None, None]
-    x = (x - lo) / np.maximum(hi - lo, 1e-8)
     side = int(math.ceil(math.sqrt(n)))
-    grid = np.zeros((side * h, side * w, c), np.float32)
+    grid = np.zeros((side * h, side * w, c), np.uint8)
     for i in range(n):
         r, col = divmod(i, side)
         grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = x[i]
-    return (grid * 255).astype(np.uint8)
+    return grid
 
 
 def write_projector(directory: str, embeddings: np.ndarray, images: np.ndarray, labels: np.ndarray,

@@ -28,6 +28,15 @@ CHECKPOINT_PREFIX = "model-checkpoint"
 LOCK_FILE = "run.lock"
 
 
+#: Name parts of optimizer state (slots like ``.../W/Adam``, ``beta1_power``): not part of a trained model.
+OPTIMIZER_NAME_PARTS = ("/Adam", "/Momentum", "/Adagrad", "/RMSProp", "_power")
+
+
+def is_optimizer_state(name: str) -> bool:
+    """True for a variable that belongs to an optimizer, not to the model."""
+    return any(part in name for part in OPTIMIZER_NAME_PARTS)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -148,8 +157,7 @@ def check_compatible(checkpoint: str, var_list: Sequence[tf.Variable]) -> None:
         if wrong:
             parts.append(f"wrong shape: {', '.join(wrong[:12])}")
         model_vars = {v.op.name for v in var_list}
-        extra = sorted(n for n in stored if n not in model_vars and "/Adam" not in n and "power" not in n
-                       and not n.endswith(("/Momentum", "/Adagrad", "/RMSProp", "/RMSProp_1")))
+        extra = sorted(n for n in stored if n not in model_vars and not is_optimizer_state(n))
         if extra:
             parts.append(f"in the checkpoint but not in the model: {', '.join(extra[:12])}")
         raise CheckpointError(f"{checkpoint} does not match this model; " + "; ".join(parts) +

@@ -20,7 +20,7 @@ from typing import NamedTuple, Optional
 
 import tensorflow as tf
 
-from dlfund import summaries
+from dlfund import checkpoints, summaries
 from dlfund.models import ModelOptions, ModelSpec
 from dlfund.objectives import evaluate, loss, training
 
@@ -75,9 +75,8 @@ def model_variables(scope: str) -> list:
     Optimizer slots (``.../W/Adam``, ``beta1_power``) are left out, so that a
     checkpoint written with any optimizer (or by the book's own code) restores.
     """
-    optimizer_words = ("/Adam", "/Momentum", "/Adagrad", "/RMSProp", "_power")
     return [v for v in v1.global_variables()
-            if v.op.name.startswith(scope + "/") and not any(w in v.op.name for w in optimizer_words)]
+            if v.op.name.startswith(scope + "/") and not checkpoints.is_optimizer_state(v.op.name)]
 
 
 def build_graph(spec: ModelSpec, options: ModelOptions = ModelOptions(), *, learning_rate: float = 1e-4,

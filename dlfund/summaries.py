@@ -78,3 +78,14 @@ def image_summary(tag: str, images: np.ndarray) -> "v1.Summary":
             image=v1.Summary.Image(height=image.shape[0], width=image.shape[1],
                                    colorspace=image.shape[2], encoded_image_string=png)))
     return v1.Summary(value=protos)
+
+
+def histogram_summary(tag: str, values: np.ndarray, bins: int = 30) -> "v1.Summary":
+    """A Summary proto holding a histogram of NumPy values (e.g. activations computed in batches)."""
+    values = np.asarray(values)
+    counts, edges = np.histogram(values, bins=bins)
+    hist = v1.HistogramProto(min=float(values.min()), max=float(values.max()), num=float(values.size),
+                             sum=float(values.sum()), sum_squares=float((values.astype(np.float64) ** 2).sum()))
+    hist.bucket_limit.extend(edges[1:].tolist())
+    hist.bucket.extend(counts.tolist())
+    return v1.Summary(value=[v1.Summary.Value(tag=tag, histo=hist)])

@@ -1,1 +1,35 @@
-"""Data readers: IDX (MNIST, Fashion-MNIST), the bundled MNIST sample, CIFAR-10."""
+"""Data readers: IDX (MNIST, Fashion-MNIST), the bundled MNIST sample, CIFAR-10.
+
+Every reader returns a :class:`Datasets`: ``train`` hands out mini-batches with
+``next_batch(batch_size)`` (and ``seek`` for resuming), ``validation`` and
+``test`` are evaluated in order with ``batches(batch_size)``.
+"""
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+
+class Datasets(NamedTuple):
+    """The three splits of a data set, plus what was read (for the run's log).
+
+    Attributes:
+        train: the training stream (``next_batch``, ``seek``, ``num_examples``).
+        validation: evaluated at display steps (``batches``, ``num_examples``).
+        test: evaluated at the end (``batches``, ``num_examples``).
+        source: where the data came from; has ``name`` and ``class_names``.
+        data_dir: the directory the files were read from.
+        note: one line for the reader (verified? which split choices?).
+    """
+    train: Any
+    validation: Any
+    test: Any
+    source: Any
+    data_dir: str
+    note: str
+
+
+def batches(images: np.ndarray, labels: np.ndarray, batch_size: int):
+    """Yields ``(images, labels)`` slices of ``batch_size`` in stored order (views, no copies)."""
+    for start in range(0, len(images), batch_size):
+        yield images[start:start + batch_size], labels[start:start + batch_size]

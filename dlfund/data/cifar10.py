@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from dlfund import preprocessing
-from dlfund.data import download
+from dlfund.data import Datasets, batches, download
 from dlfund.errors import DataError, DownloadError
 
 v1 = tf.compat.v1
@@ -273,23 +273,13 @@ class EvalSet:
         self.num_examples = int(self.images.shape[0])
 
     def batches(self, batch_size: int):
-        for start in range(0, self.num_examples, batch_size):
-            yield self.images[start:start + batch_size], self.labels[start:start + batch_size]
+        """Yields the whole set once, in stored order, in batches."""
+        return batches(self.images, self.labels, batch_size)
 
 
 class Source(NamedTuple):
     name: str
     class_names: tuple
-
-
-class Datasets(NamedTuple):
-    """CIFAR-10 splits. As in the book, the test set also serves as validation set."""
-    train: TrainStream
-    validation: EvalSet
-    test: EvalSet
-    source: Source
-    data_dir: str
-    note: str
 
 
 def read_data_sets(data_dir: str, augment: Sequence[str] = preprocessing.BOOK_CIFAR_AUGMENT, whitened: bool = True,
@@ -308,7 +298,8 @@ def read_data_sets(data_dir: str, augment: Sequence[str] = preprocessing.BOOK_CI
         progress: optional download callback ``(filename, done, total)``.
 
     Returns:
-        :class:`Datasets`; ``validation`` is the test set, as in the book.
+        :class:`dlfund.data.Datasets` of a :class:`TrainStream` and :class:`EvalSet` s;
+        ``validation`` is the test set, as in the book.
     """
     cb = (lambda done, total: progress(ARCHIVE, done, total)) if progress else None
     batches = maybe_download_and_extract(data_dir, cb)

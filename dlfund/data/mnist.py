@@ -21,11 +21,11 @@ import dataclasses
 import gzip
 import hashlib
 import os
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
-from dlfund.data import download, idx
+from dlfund.data import Datasets, batches, download, idx
 from dlfund.errors import DataError, DownloadError
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
@@ -218,18 +218,7 @@ class DataSet:
 
     def batches(self, batch_size: int):
         """Yields the whole set once, in stored order, in batches (for evaluation)."""
-        for start in range(0, self.num_examples, batch_size):
-            yield self.images[start:start + batch_size], self.labels[start:start + batch_size]
-
-
-class Datasets(NamedTuple):
-    """The three splits, plus what was read (for the run's log)."""
-    train: DataSet
-    validation: DataSet
-    test: DataSet
-    source: IdxSource
-    data_dir: str
-    note: str
+        return batches(self.images, self.labels, batch_size)
 
 
 def _verify_note(source: IdxSource, paths: dict) -> str:
