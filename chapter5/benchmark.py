@@ -16,10 +16,15 @@ In one process, after warm-up, it measures:
 * the matmul roofline (a large float32 ``tf.matmul``) and the training step's
   share of it, from the model's FLOPs per image (convolutions and matrix
   products, forward and backward: counted in :func:`mnist_conv_flops`);
+* where the step's time goes: TF's step trace of the same training step, its
+  op times summed by kind (convolutions and matrix products, optimizer
+  update, pooling, the rest), and the roofline share the step would reach if
+  only the convolutions and matrix products took time (:func:`step_breakdown`);
 * ``distorted_inputs`` images/s (the CIFAR-10 augmentation pipeline alone);
 * in a ``chapter5.train`` subprocess: wall time from process start to the
-  first training step, one full epoch against pure step time (data feeding,
-  validation, summaries and checkpoints included), and peak resident memory.
+  first training step, one full epoch (data feeding, validation, summaries and
+  checkpoints included) against the time of its own training steps, and peak
+  resident memory.
 
 It prints a table and writes it as JSON (``--json``).
 """
@@ -61,6 +66,7 @@ flags.DEFINE_integer("intra_op_threads", 0, "Threads inside one op (0 = TensorFl
 flags.DEFINE_integer("inter_op_threads", 1, "Ops run in parallel (0 = TensorFlow's choice; 1 measured fastest for "
                      "these sequential networks, see docs/performance.md).", lower_bound=0)
 flags.DEFINE_bool("keras", True, "Also measure the plain-Keras baseline.")
+flags.DEFINE_integer("trace_steps", 10, "Traced training steps for the time breakdown (0 = skip).", lower_bound=0)
 flags.DEFINE_integer("rounds", 4, "Alternating dlfund/Keras measuring rounds per batch size (medians reported).",
                      lower_bound=1)
 
@@ -106,6 +112,56 @@ class DlfundTrainer:
         self.sess.close()
 
 
+#: Op kinds of the time breakdown, by a substring of the executed op's type (first match wins;
+#: oneDNN renames ops, e.g. ``_MklNativeFusedConv2D``, ``_MklMatMul``).
+OP_KINDS = (("conv and matmul", ("Conv2D", "MatMul")), ("optimizer update", ("Apply",)),
+            ("pooling", ("Pool",)))
+OTHER_KIND = "element-wise and other"
+
+
+def op_kind(op_type: str) -> str:
+    for kind, markers in OP_KINDS:
+        if any(m in op_type for m in markers):
+            return kind
+    return OTHER_KIND
+
+
+def step_breakdown(trainer: DlfundTrainer, steps: int, flops_per_image: int, roofline_gflops: float) -> dict:
+    """Where one training step's time goes, from TF's step trace (FULL_TRACE).
+
+    Sums each traced step's op times by :data:`OP_KINDS` and reports medians over
+    ``steps``. ``conv_matmul_fraction_of_roofline`` is the share of the roofline
+    the step would reach if everything but the convolutions and matrix products
+    took no time: the ceiling of the training-step share with these kernels.
+    """
+    g = trainer.g
+    options = v1.RunOptions(trace_level=v1.RunOptions.FULL_TRACE)
+    per_step, largest = [], {}
+    for _ in range(steps):
+        bx, by = trainer.train.next_batch(trainer.batch_size)
+        metadata = v1.RunMetadata()
+        trainer.sess.run([g.train_op, g.cost], {g.x: bx, g.y: by, g.keep_prob: 0.5}, options=options,
+                         run_metadata=metadata)
+        sums = dict.fromkeys([k for k, _ in OP_KINDS] + [OTHER_KIND], 0.0)
+        for device in metadata.step_stats.dev_stats:
+            for node in device.node_stats:
+                op_type = node.timeline_label.split(" = ")[-1].split("(")[0] if " = " in node.timeline_label else ""
+                ms = node.all_end_rel_micros / 1000
+                sums[op_kind(op_type)] += ms
+                short = node.node_name.split(":")[0].replace(g.spec.scope + "/", "").replace("gradients/", "grad/")
+                name = f"{short} ({op_type})"
+                largest.setdefault(name, []).append(ms)
+        per_step.append(sums)
+    kinds_ms = {k: float(np.median([s[k] for s in per_step])) for k in per_step[0]}
+    total = float(np.median([sum(s.values()) for s in per_step]))
+    conv_matmul_gflops = trainer.batch_size * flops_per_image / 1e6 / kinds_ms["conv and matmul"]
+    top = sorted(((float(np.median(v)), k) for k, v in largest.items()), reverse=True)[:12]
+    return {"batch_size": trainer.batch_size, "steps": steps, "ops_ms": total, "kinds_ms": kinds_ms,
+            "conv_matmul_gflops": conv_matmul_gflops,
+            "conv_matmul_fraction_of_roofline": conv_matmul_gflops / roofline_gflops,
+            "largest_ops_ms": {name: ms for ms, name in top}}
+
+
 def dlfund_eval_throughput(test: mnist.DataSet, batch_size: int, repeats: int) -> float:
     g = build_graph(get_model("mnist_conv"), seed=0, with_training=False, summary_images=False)
     with v1.Session(graph=g.graph, config=session_config()) as sess:
@@ -148,7 +204,7 @@ class KerasTrainer:
 
 
 def compare_training(train: mnist.DataSet, batch_size: int, seconds: float, rounds: int, keras: bool,
-                     warmup: int, roofline: "Roofline") -> dict:
+                     warmup: int, roofline: "Roofline", trace_steps: int = 0) -> dict:
     """Alternates timed chunks of the roofline matmul, dlfund and Keras; medians of per-round figures.
 
     Alternating in rounds makes the ratios robust to the machine's speed drifting
@@ -169,7 +225,6 @@ def compare_training(train: mnist.DataSet, batch_size: int, seconds: float, roun
             while images == 0 or time.perf_counter() - start < budget:
                 images += t.step()
             rates[name].append(images / (time.perf_counter() - start))
-    trainers["dlfund"].close()
     flops = mnist_conv_flops()["total"]
     fractions = np.array(rates["dlfund"]) * flops / 1e9 / np.array(rates["roofline"])
     out = {"dlfund_images_per_s": float(np.median(rates["dlfund"])), "dlfund_rounds": rates["dlfund"],
@@ -179,6 +234,9 @@ def compare_training(train: mnist.DataSet, batch_size: int, seconds: float, roun
         out["keras_images_per_s"] = float(np.median(rates["keras"]))
         out["keras_rounds"] = rates["keras"]
         out["ratio_vs_keras"] = float(np.median(np.array(rates["dlfund"]) / np.array(rates["keras"])))
+    if trace_steps:
+        out["breakdown"] = step_breakdown(trainers["dlfund"], trace_steps, flops, out["roofline_gflops"])
+    trainers["dlfund"].close()
     return out
 
 
@@ -242,7 +300,7 @@ def cifar_pipeline_throughput(batches: int, records: int) -> float:
 def epoch_run(dataset: str, data_dir: str, quick: bool) -> dict:
     """Two epochs of mnist_conv.cfg in a chapter5.train subprocess: start-up, epoch time, peak memory.
 
-    The second epoch is the steady state compared with pure step time; the first
+    The second epoch is the steady state compared with its own training steps; the first
     also pays one-time warm-up (graph optimization, kernel selection), reported apart.
     """
     with tempfile.TemporaryDirectory() as logs:
@@ -263,6 +321,7 @@ def epoch_run(dataset: str, data_dir: str, quick: bool) -> dict:
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"wall_seconds": wall, "startup_seconds": results["startup_seconds"],
             "first_epoch_seconds": results["epoch_seconds"][0], "epoch_seconds": results["epoch_seconds"][-1],
+            "epoch_step_seconds": results["step_seconds"][-1],
             "train_seconds": results["train_seconds"], "steps": results["global_step"] // len(results["epoch_seconds"]),
             "peak_rss_mb": peak_kb / 1024}
 
@@ -286,7 +345,8 @@ def main(argv: list) -> int:
     roofline = Roofline(256 if quick else 2048)
     for bs in batch_sizes:
         entry = compare_training(train, bs, seconds, 1 if quick else FLAGS.rounds, FLAGS.keras, 2 if quick else 20,
-                                 roofline)
+                                 roofline, trace_steps=(min(FLAGS.trace_steps, 2) if quick else FLAGS.trace_steps)
+                                 if bs == batch_sizes[0] else 0)
         entry["gflops"] = entry["dlfund_images_per_s"] * flops["total"] / 1e9
         results["train"][str(bs)] = entry
         results["roofline_gflops"] = entry["roofline_gflops"]
@@ -298,6 +358,14 @@ def main(argv: list) -> int:
               + f", {entry['gflops']:.0f} GFLOP/s = {100 * entry['fraction_of_roofline']:.0f}% of roofline "
               f"(median of per-round ratios)",
               flush=True)
+        if "breakdown" in entry:
+            b = entry["breakdown"]
+            print(f"  where a batch-{bs} step goes (TF step trace, median of {b['steps']} steps, "
+                  f"{b['ops_ms']:.1f} ms of ops): " + ", ".join(f"{k} {v:.1f} ms" for k, v in b["kinds_ms"].items()),
+                  flush=True)
+            print(f"    convolutions and matrix products alone: {b['conv_matmul_gflops']:.0f} GFLOP/s = "
+                  f"{100 * b['conv_matmul_fraction_of_roofline']:.0f}% of roofline (the step's ceiling with these "
+                  f"kernels)", flush=True)
     results["eval_images_per_s"] = dlfund_eval_throughput(test, FLAGS.eval_batch_size, 1 if quick else 5)
     print(f"  evaluation: {results['eval_images_per_s']:.0f} img/s (batch {FLAGS.eval_batch_size})", flush=True)
     results["cifar_distorted_inputs_images_per_s"] = cifar_pipeline_throughput(3 if quick else 60,
@@ -306,14 +374,20 @@ def main(argv: list) -> int:
     print(f"  CIFAR-10 distorted_inputs alone: {results['cifar_distorted_inputs_images_per_s']:.0f} img/s; "
           f"cifar_conv training step (batch 128): {results['cifar_conv_train_images_per_s']:.0f} img/s", flush=True)
     epoch = epoch_run(FLAGS.epoch_dataset, FLAGS.epoch_data_dir, quick)
+    # The target's ratio: the epoch against its own training steps' time, both measured in the same
+    # epoch, so the machine's speed drifting between measurements cancels out.
+    epoch["overhead_ratio"] = epoch["epoch_seconds"] / epoch["epoch_step_seconds"]
+    # For comparison: the same number of steps at the rate measured above, minutes earlier.
     step_rate = results["train"].get("100", next(iter(results["train"].values())))["dlfund_images_per_s"]
     epoch["pure_step_seconds"] = epoch["steps"] * 100 / step_rate
-    epoch["overhead_ratio"] = epoch["epoch_seconds"] / epoch["pure_step_seconds"]
+    epoch["ratio_vs_measured_step_rate"] = epoch["epoch_seconds"] / epoch["pure_step_seconds"]
     epoch["dataset"] = FLAGS.epoch_dataset
     results["epoch"] = epoch
     print(f"  full epoch ({FLAGS.epoch_dataset}, {epoch['steps']} steps of 100, with validation, summaries and "
-          f"checkpoint): {epoch['epoch_seconds']:.1f} s vs {epoch['pure_step_seconds']:.1f} s of pure steps = "
-          f"{epoch['overhead_ratio']:.2f}x (first epoch, with warm-up: {epoch['first_epoch_seconds']:.1f} s)", flush=True)
+          f"checkpoint): {epoch['epoch_seconds']:.1f} s vs {epoch['epoch_step_seconds']:.1f} s of its training steps = "
+          f"{epoch['overhead_ratio']:.2f}x; against the step rate above ({epoch['pure_step_seconds']:.1f} s): "
+          f"{epoch['ratio_vs_measured_step_rate']:.2f}x (first epoch, with warm-up: {epoch['first_epoch_seconds']:.1f} s)",
+          flush=True)
     print(f"  start-up to first step: {epoch['startup_seconds']:.1f} s; peak memory {epoch['peak_rss_mb']:.0f} MB",
           flush=True)
     if FLAGS.json:

@@ -271,7 +271,9 @@ def _train(sess, g, data, directory, latest, total_batch, stop, progress_enabled
                 checkpoints.save(sess, g.saver, directory, step_now)
                 last_saved = step_now
 
-        history = {"epoch": [], "cost": [], "validation_error": [], "epoch_seconds": []}
+        # epoch_seconds: the whole epoch (steps, batching, validation, summaries, checkpoint);
+        # step_seconds: its training steps' sess.run alone, to show what the rest costs.
+        history = {"epoch": [], "cost": [], "validation_error": [], "epoch_seconds": [], "step_seconds": []}
         startup_seconds = None
         train_seconds = 0.0
 
@@ -298,11 +300,14 @@ def _train(sess, g, data, directory, latest, total_batch, stop, progress_enabled
             bar = _cli.Progress(total_batch - step_in_epoch, FLAGS.batch_size, enabled=progress_enabled)
             cost_sum, steps_run = 0.0, 0
             epoch_start = time.perf_counter()
+            step_seconds = 0.0
             for _ in range(step_in_epoch, total_batch):
                 batch_x, batch_y = train_set.next_batch(FLAGS.batch_size)
                 feed = {g.x: batch_x, g.y: batch_y, **train_feed_extra}
                 # One run for the step and its cost (the book ran the forward pass a second time).
+                run_start = time.perf_counter()
                 _, batch_cost = sess.run([g.train_op, g.cost], feed)
+                step_seconds += time.perf_counter() - run_start
                 if startup_seconds is None:
                     startup_seconds = time.time() - _cli.PROCESS_START
                 if not math.isfinite(batch_cost):
@@ -335,6 +340,7 @@ def _train(sess, g, data, directory, latest, total_batch, stop, progress_enabled
                               or epoch + 1 == FLAGS.training_epochs):
                 display(epoch, cost_sum / steps_run, step)
             history["epoch_seconds"].append(round(time.perf_counter() - epoch_start, 3))
+            history["step_seconds"].append(round(step_seconds, 3))
             if not finished_epoch:
                 break  # --max_steps reached inside the epoch
             epoch += 1

@@ -21,3 +21,13 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
     # 2 * MACs: conv_1 1.25M + conv_2 20.1M + fc 6.4M + output 0.02M forward.
     assert results["flops_per_image"]["forward"] == 27_767_808
     assert "train batch 100: dlfund" in proc.stdout and "matmul roofline" in proc.stdout
+    # The step's time breakdown from TF's trace: every op lands in a kind, the big ones are named.
+    breakdown = train["breakdown"]
+    kinds = breakdown["kinds_ms"]
+    assert set(kinds) == {"conv and matmul", "optimizer update", "pooling", "element-wise and other"}
+    assert all(ms > 0 for ms in kinds.values()), kinds
+    assert abs(sum(kinds.values()) - breakdown["ops_ms"]) < 0.2 * breakdown["ops_ms"]
+    assert any("conv_2" in name and "BackpropFilter" in name for name in breakdown["largest_ops_ms"])
+    assert breakdown["conv_matmul_gflops"] > train["gflops"]
+    assert "convolutions and matrix products alone" in proc.stdout
+
