@@ -158,3 +158,28 @@ def test_fast_matmul_gradient_equals_tf_matmul_gradient():
     np.testing.assert_allclose(gx_fast, dy_val @ w_val.T, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(gw_fast, x_val.T @ dy_val, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(gx_fast, gx, rtol=1e-5, atol=1e-5)
+
+
+def test_wide_layers_take_the_batched_input_gradient_and_narrow_ones_plain_matmul():
+    with tf.Graph().as_default():
+        x = v1.placeholder(tf.float32, [None, 64])
+        with v1.variable_scope("wide"):
+            wide = layers.layer(x, [64, layers._BATCHED_GRAD_MIN_OUT], [layers._BATCHED_GRAD_MIN_OUT])
+        with v1.variable_scope("narrow"):
+            narrow = layers.layer(x, [64, 10], [10])
+        g_wide = tf.gradients(wide, x)[0]
+        g_narrow = tf.gradients(narrow, x)[0]
+        ops = {op.type for op in tf.compat.v1.get_default_graph().get_operations()}
+        assert "BatchMatMulV2" in ops
+
+        def producers(t):
+            seen, todo = set(), [t.op]
+            while todo:
+                op = todo.pop()
+                if op.name not in seen:
+                    seen.add(op.name)
+                    todo += [i.op for i in op.inputs if i.op.name.startswith(t.op.name.split("/")[0])]
+            return {tf.compat.v1.get_default_graph().get_operation_by_name(n).type for n in seen}
+
+        assert "BatchMatMulV2" in producers(g_wide)
+        assert "BatchMatMulV2" not in producers(g_narrow)
