@@ -16,6 +16,7 @@ In one process, after warm-up, it measures:
 * the matmul roofline (a large float32 ``tf.matmul``) and the training step's
   share of it, from the model's FLOPs per image (convolutions and matrix
   products, forward and backward: counted in :func:`mnist_conv_flops`);
+* the memory bandwidth a memory-bound TF op gets (:func:`memory_bandwidth`);
 * where the step's time goes: TF's step trace of the same training step, its
   op times summed by kind (convolutions and matrix products, optimizer
   update, pooling, the rest), and the roofline share the step would reach if
@@ -126,17 +127,19 @@ def op_kind(op_type: str) -> str:
     return OTHER_KIND
 
 
-def step_breakdown(trainer: DlfundTrainer, steps: int, flops_per_image: int, roofline_gflops: float) -> dict:
+def step_breakdown(trainer: DlfundTrainer, steps: int, step_fraction_of_roofline: float) -> dict:
     """Where one training step's time goes, from TF's step trace (FULL_TRACE).
 
     Sums each traced step's op times by :data:`OP_KINDS` and reports medians over
-    ``steps``. ``conv_matmul_fraction_of_roofline`` is the share of the roofline
-    the step would reach if everything but the convolutions and matrix products
-    took no time: the ceiling of the training-step share with these kernels.
+    ``steps``, and each kind's share of the op time. Shares are steadier than
+    milliseconds on a machine whose speed drifts, so the ceiling is computed from
+    them: ``ceiling_fraction_of_roofline`` is the step's measured share of the
+    roofline divided by the convolutions' and matrix products' share of its time,
+    the share the step would reach if everything else took no time.
     """
     g = trainer.g
     options = v1.RunOptions(trace_level=v1.RunOptions.FULL_TRACE)
-    per_step, largest = [], {}
+    per_step, by_op = [], {}
     for _ in range(steps):
         bx, by = trainer.train.next_batch(trainer.batch_size)
         metadata = v1.RunMetadata()
@@ -149,16 +152,15 @@ def step_breakdown(trainer: DlfundTrainer, steps: int, flops_per_image: int, roo
                 ms = node.all_end_rel_micros / 1000
                 sums[op_kind(op_type)] += ms
                 short = node.node_name.split(":")[0].replace(g.spec.scope + "/", "").replace("gradients/", "grad/")
-                name = f"{short} ({op_type})"
-                largest.setdefault(name, []).append(ms)
+                by_op.setdefault(f"{short} ({op_type})", []).append(ms)
         per_step.append(sums)
+    totals = [sum(s.values()) for s in per_step]
     kinds_ms = {k: float(np.median([s[k] for s in per_step])) for k in per_step[0]}
-    total = float(np.median([sum(s.values()) for s in per_step]))
-    conv_matmul_gflops = trainer.batch_size * flops_per_image / 1e6 / kinds_ms["conv and matmul"]
-    top = sorted(((float(np.median(v)), k) for k, v in largest.items()), reverse=True)[:12]
-    return {"batch_size": trainer.batch_size, "steps": steps, "ops_ms": total, "kinds_ms": kinds_ms,
-            "conv_matmul_gflops": conv_matmul_gflops,
-            "conv_matmul_fraction_of_roofline": conv_matmul_gflops / roofline_gflops,
+    kinds_share = {k: float(np.median([s[k] / t for s, t in zip(per_step, totals)])) for k in per_step[0]}
+    top = sorted(((float(np.median(v)), k) for k, v in by_op.items()), reverse=True)[:12]
+    return {"batch_size": trainer.batch_size, "steps": steps, "ops_ms": float(np.median(totals)),
+            "kinds_ms": kinds_ms, "kinds_share": kinds_share,
+            "ceiling_fraction_of_roofline": step_fraction_of_roofline / kinds_share["conv and matmul"],
             "largest_ops_ms": {name: ms for ms, name in top}}
 
 
@@ -235,7 +237,7 @@ def compare_training(train: mnist.DataSet, batch_size: int, seconds: float, roun
         out["keras_rounds"] = rates["keras"]
         out["ratio_vs_keras"] = float(np.median(np.array(rates["dlfund"]) / np.array(rates["keras"])))
     if trace_steps:
-        out["breakdown"] = step_breakdown(trainers["dlfund"], trace_steps, flops, out["roofline_gflops"])
+        out["breakdown"] = step_breakdown(trainers["dlfund"], trace_steps, out["fraction_of_roofline"])
     trainers["dlfund"].close()
     return out
 
@@ -257,6 +259,30 @@ class Roofline:
     def step(self) -> float:
         self.sess.run(self.product)
         return 2 * self.size ** 3 / 1e9
+
+
+def memory_bandwidth(megabytes: float, seconds: float) -> float:
+    """GB/s of a memory-bound TF op: ``var -= alpha * delta`` over two float32 arrays (12 bytes per element).
+
+    The counterpart of the matmul roofline for the step's memory-bound ops
+    (optimizer update, pooling, element-wise): their floor is the bytes they
+    move divided by this (docs/performance.md).
+    """
+    n = int(megabytes * 1e6 / 4)
+    graph = tf.Graph()
+    with graph.as_default():
+        var = tf.Variable(tf.ones([n]))
+        delta = tf.Variable(tf.ones([n]))
+        update = tf.raw_ops.ResourceApplyGradientDescent(var=var.handle, alpha=tf.constant(1e-6), delta=delta)
+        with v1.Session(graph=graph, config=session_config()) as sess:
+            sess.run(v1.global_variables_initializer())
+            for _ in range(3):
+                sess.run(update)
+            runs, start = 0, time.perf_counter()
+            while runs == 0 or time.perf_counter() - start < seconds:
+                sess.run(update)
+                runs += 1
+            return runs * 12 * n / 1e9 / (time.perf_counter() - start)
 
 
 def cifar_train_throughput(model: str, steps: int, batch_size: int = 128) -> float:
@@ -361,11 +387,14 @@ def main(argv: list) -> int:
         if "breakdown" in entry:
             b = entry["breakdown"]
             print(f"  where a batch-{bs} step goes (TF step trace, median of {b['steps']} steps, "
-                  f"{b['ops_ms']:.1f} ms of ops): " + ", ".join(f"{k} {v:.1f} ms" for k, v in b["kinds_ms"].items()),
-                  flush=True)
-            print(f"    convolutions and matrix products alone: {b['conv_matmul_gflops']:.0f} GFLOP/s = "
-                  f"{100 * b['conv_matmul_fraction_of_roofline']:.0f}% of roofline (the step's ceiling with these "
-                  f"kernels)", flush=True)
+                  f"{b['ops_ms']:.1f} ms of ops): " + ", ".join(f"{k} {v:.1f} ms ({100 * b['kinds_share'][k]:.0f}%)"
+                                                             for k, v in b["kinds_ms"].items()), flush=True)
+            print(f"    if only the convolutions and matrix products took time, the step would reach "
+                  f"{100 * b['ceiling_fraction_of_roofline']:.0f}% of roofline", flush=True)
+    megabytes = 4 if quick else 50
+    results["memory_bandwidth_gb_s"] = memory_bandwidth(megabytes, 0.2 if quick else 2.0)
+    print(f"  memory bandwidth (var -= a * delta over {megabytes} MB float32 arrays): "
+          f"{results['memory_bandwidth_gb_s']:.1f} GB/s", flush=True)
     results["eval_images_per_s"] = dlfund_eval_throughput(test, FLAGS.eval_batch_size, 1 if quick else 5)
     print(f"  evaluation: {results['eval_images_per_s']:.0f} img/s (batch {FLAGS.eval_batch_size})", flush=True)
     results["cifar_distorted_inputs_images_per_s"] = cifar_pipeline_throughput(3 if quick else 60,
