@@ -89,7 +89,7 @@ def _matmul(x: tf.Tensor, W: tf.Tensor):
     Same values as ``tf.matmul``; only the kernel of the backward pass differs.
     On CPU, oneDNN's ``MatMul`` with a transposed W [3136, 1024] (the MNIST
     convnet's fc layer) is slow: 5.5 ms per batch of 100 here, while
-    ``BatchMatMulV2`` on the same operands takes 2.4-3.6 ms. In the whole
+    ``BatchMatMulV2`` on the same operands takes 2.2-3.6 ms. In the whole
     training step (3-step chunks of each variant alternated 150 times) this
     measured 2% faster than the ``(W @ dy^T)^T`` form used before and 7% faster
     than ``tf.matmul``'s own gradient (docs/performance.md).

@@ -32,4 +32,3 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
     assert abs(sum(breakdown["kinds_share"].values()) - 1) < 0.05
     assert breakdown["ceiling_fraction_of_roofline"] > train["fraction_of_roofline"]
     assert "if only the convolutions and matrix products took time" in proc.stdout
-
