@@ -103,10 +103,13 @@ class DlfundTrainer:
         self.sess = v1.Session(graph=self.g.graph, config=session_config())
         self.sess.run(self.g.init_op)
 
-    def step(self) -> int:
+    def step(self, run_metadata: v1.RunMetadata | None = None) -> int:
+        """One training step; with ``run_metadata``, traced into it (TF's FULL_TRACE)."""
         g = self.g
         bx, by = self.train.next_batch(self.batch_size)
-        self.sess.run([g.train_op, g.cost], {g.x: bx, g.y: by, g.keep_prob: 0.5})
+        trace = {} if run_metadata is None else {
+            "options": v1.RunOptions(trace_level=v1.RunOptions.FULL_TRACE), "run_metadata": run_metadata}
+        self.sess.run([g.train_op, g.cost], {g.x: bx, g.y: by, g.keep_prob: 0.5}, **trace)
         return self.batch_size
 
     def close(self) -> None:
@@ -137,21 +140,18 @@ def step_breakdown(trainer: DlfundTrainer, steps: int, step_fraction_of_roofline
     roofline divided by the convolutions' and matrix products' share of its time,
     the share the step would reach if everything else took no time.
     """
-    g = trainer.g
-    options = v1.RunOptions(trace_level=v1.RunOptions.FULL_TRACE)
+    scope = trainer.g.spec.scope
     per_step, by_op = [], {}
     for _ in range(steps):
-        bx, by = trainer.train.next_batch(trainer.batch_size)
         metadata = v1.RunMetadata()
-        trainer.sess.run([g.train_op, g.cost], {g.x: bx, g.y: by, g.keep_prob: 0.5}, options=options,
-                         run_metadata=metadata)
+        trainer.step(metadata)
         sums = dict.fromkeys([k for k, _ in OP_KINDS] + [OTHER_KIND], 0.0)
         for device in metadata.step_stats.dev_stats:
             for node in device.node_stats:
                 op_type = node.timeline_label.split(" = ")[-1].split("(")[0] if " = " in node.timeline_label else ""
                 ms = node.all_end_rel_micros / 1000
                 sums[op_kind(op_type)] += ms
-                short = node.node_name.split(":")[0].replace(g.spec.scope + "/", "").replace("gradients/", "grad/")
+                short = node.node_name.split(":")[0].replace(scope + "/", "").replace("gradients/", "grad/")
                 by_op.setdefault(f"{short} ({op_type})", []).append(ms)
         per_step.append(sums)
     totals = [sum(s.values()) for s in per_step]
