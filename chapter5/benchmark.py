@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Callable
 
 from chapter5 import _cli
 from absl import flags
@@ -205,6 +206,14 @@ class KerasTrainer:
         return len(self.x)
 
 
+def timed_rate(step: Callable[[], float], seconds: float) -> float:
+    """Calls ``step`` (which returns the work it did) for at least ``seconds``, once at least; work per second."""
+    work, start = 0.0, time.perf_counter()
+    while work == 0 or time.perf_counter() - start < seconds:
+        work += step()
+    return work / (time.perf_counter() - start)
+
+
 def compare_training(train: mnist.DataSet, batch_size: int, seconds: float, rounds: int, keras: bool,
                      warmup: int, roofline: "Roofline", trace_steps: int = 0) -> dict:
     """Alternates timed chunks of the roofline matmul, dlfund and Keras; medians of per-round figures.
@@ -222,11 +231,7 @@ def compare_training(train: mnist.DataSet, batch_size: int, seconds: float, roun
     rates = {name: [] for name in trainers}
     for _ in range(rounds):
         for name, t in trainers.items():
-            budget = seconds / rounds / (3 if name == "roofline" else 1)
-            images, start = 0, time.perf_counter()
-            while images == 0 or time.perf_counter() - start < budget:
-                images += t.step()
-            rates[name].append(images / (time.perf_counter() - start))
+            rates[name].append(timed_rate(t.step, seconds / rounds / (3 if name == "roofline" else 1)))
     flops = mnist_conv_flops()["total"]
     fractions = np.array(rates["dlfund"]) * flops / 1e9 / np.array(rates["roofline"])
     out = {"dlfund_images_per_s": float(np.median(rates["dlfund"])), "dlfund_rounds": rates["dlfund"],
@@ -278,11 +283,12 @@ def memory_bandwidth(megabytes: float, seconds: float) -> float:
             sess.run(v1.global_variables_initializer())
             for _ in range(3):
                 sess.run(update)
-            runs, start = 0, time.perf_counter()
-            while runs == 0 or time.perf_counter() - start < seconds:
+
+            def step() -> float:
                 sess.run(update)
-                runs += 1
-            return runs * 12 * n / 1e9 / (time.perf_counter() - start)
+                return 12 * n / 1e9  # GB moved
+
+            return timed_rate(step, seconds)
 
 
 def cifar_train_throughput(model: str, steps: int, batch_size: int = 128) -> float:
