@@ -16,13 +16,13 @@ setup(
         "chapter5": ["flags/*.cfg"],
     },
     install_requires=[
-        "tensorflow>=2.16",
+        "tensorflow>=2.16,<3",  # everything rests on tf.compat.v1
         "tensorboard",
         "numpy",
         "absl-py",
     ],
     extras_require={
-        "test": ["pytest"],
+        "test": ["pytest", "ruff"],
         "plot": ["matplotlib"],
     },
     license="MIT (code); the bundled MNIST sample is CC BY-SA 3.0",

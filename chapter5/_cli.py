@@ -1,17 +1,40 @@
-"""Shared plumbing of the chapter 5 programs: quiet start-up, error handling, progress bars.
+"""Shared plumbing of the chapter 5 programs: running a program, errors, signals, progress bars.
 
-Import this module before anything that imports TensorFlow: :func:`quiet_tensorflow`
-hides TensorFlow's start-up noise so that a reader sees the book's output lines.
+Every program defines its flags in a function ``define_flags(fv)`` and has a
+``main(argv, fv)``; :func:`run` wires them to absl for the command line, and
+:func:`call` runs the same program in this process on a fresh ``FlagValues``
+(``chapter5.compare`` and the tests do).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 import warnings
-from typing import Callable, Optional, TextIO
+from collections.abc import Callable, Iterator
+from typing import TextIO
+
+import tensorflow as tf
+from absl import app, flags
+
+from dlfund import training
+from dlfund.errors import DlfundError
+
+v1 = tf.compat.v1
+
+#: Exit codes.
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+#: The flagfiles shipped in the package (``chapter5/flags/*.cfg``).
+FLAGFILE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flags")
+
+DefineFlags = Callable[[flags.FlagValues], None]
+Main = Callable[[list, flags.FlagValues], int]
 
 
 def _process_start_time() -> float:
@@ -29,59 +52,16 @@ def _process_start_time() -> float:
 #: When the process started, for "start-up to first step" measurements.
 PROCESS_START = _process_start_time()
 
-
-def _verbose_requested(argv: list) -> bool:
-    return any(a in ("--verbose", "--verbose=true", "--verbose=True", "--verbose=1") for a in argv)
-
-
-def quiet_tensorflow(argv: Optional[list] = None) -> None:
-    """Imports TensorFlow with its C++ and deprecation messages hidden, unless ``--verbose``.
-
-    ``TF_CPP_MIN_LOG_LEVEL`` hides most C++ logging, but a few lines (oneDNN,
-    CUDA stubs) are written by absl to file descriptor 2 before its logging is
-    initialised, whatever the level; they are swallowed by pointing fd 2 at
-    /dev/null for the duration of the import only. Python exceptions raised by
-    the import are unaffected.
-    """
-    argv = sys.argv if argv is None else argv
-    if _verbose_requested(argv):
-        return
-    # 3 also hides C++ ERROR lines (e.g. oneDNN falling back to Eigen): real failures still raise.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" not in sys.modules:
-        saved = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            sys.stderr.flush()
-            os.dup2(devnull, 2)
-            import tensorflow
-            # Device discovery prints CUDA messages on machines without a GPU; do it here, muted.
-            tensorflow.config.list_physical_devices()
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(devnull)
-    import tensorflow as tf
-    tf.get_logger().setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=UserWarning)
+def define_cli_flags(fv: flags.FlagValues) -> None:
+    """``--verbose`` and ``--debug``, which every program has."""
+    flags.DEFINE_bool("verbose", False, "Show TensorFlow's own log and warning messages (put it on the command "
+                      "line, not in a flagfile, to also see import-time messages).", flag_values=fv)
+    flags.DEFINE_bool("debug", False, "Show the Python traceback of errors instead of a one-line message.",
+                      flag_values=fv)
 
 
-quiet_tensorflow()
-
-from absl import app, flags  # noqa: E402
-
-from dlfund.errors import DlfundError  # noqa: E402
-
-flags.DEFINE_bool("verbose", False, "Show TensorFlow's own log and warning messages (put it on the command "
-                  "line, not in a flagfile, to also see import-time messages).")
-flags.DEFINE_bool("debug", False, "Show the Python traceback of errors instead of a one-line message.")
-
-FLAGS = flags.FLAGS
-
-#: Exit codes.
-EXIT_ERROR = 1
-EXIT_INTERRUPTED = 130
+class UsageError(DlfundError):
+    """The command line asks for something that cannot be done (a flag value that does not fit the data)."""
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> int:
@@ -90,32 +70,124 @@ def fail(message: str, code: int = EXIT_ERROR) -> int:
     return code
 
 
-def run(main: Callable[[list], int]) -> None:
-    """``absl.app.run(main)``, turning :class:`DlfundError` into one message and exit code 1."""
+def packaged_flagfiles(argv: list) -> list:
+    """``argv`` with each ``--flagfile=PATH`` that does not exist but names a shipped flagfile made absolute.
 
-    def wrapped(argv: list) -> int:
-        if FLAGS.verbose:
-            import tensorflow as tf
-            tf.get_logger().setLevel(logging.INFO)
-        try:
-            return main(argv)
-        except DlfundError as e:
-            if FLAGS.debug:
-                raise
-            return fail(str(e))
-        except BrokenPipeError:
-            # Output cut short (piped into head): stop quietly; point stdout at /dev/null so
-            # the interpreter's final flush does not raise again.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            return EXIT_ERROR
-        except KeyboardInterrupt:
-            if FLAGS.debug:
-                raise
-            print("\nInterrupted; nothing was being saved at that moment.", file=sys.stderr)
-            return EXIT_INTERRUPTED
+    So ``--flagfile=chapter5/flags/quickstart.cfg`` (or ``quickstart.cfg``) works
+    from any directory and from an installed package.
+    """
+    out = []
+    for arg in argv:
+        if arg.startswith("--flagfile="):
+            path = arg[len("--flagfile="):]
+            shipped = os.path.join(FLAGFILE_DIR, os.path.basename(path))
+            if not os.path.exists(path) and path.endswith(".cfg") and os.path.exists(shipped):
+                arg = "--flagfile=" + shipped
+        out.append(arg)
+    return out
 
-    app.run(wrapped)
+
+def guarded(main: Main, argv: list, fv: flags.FlagValues) -> int:
+    """Runs ``main(argv, fv)``, turning :class:`DlfundError` into one message and exit code 1."""
+    if fv.verbose:
+        tf.get_logger().setLevel(logging.INFO)
+        warnings.resetwarnings()
+    try:
+        return main(argv, fv)
+    except DlfundError as e:
+        if fv.debug:
+            raise
+        return fail(str(e))
+    except BrokenPipeError:
+        # Output cut short (piped into head): stop quietly; point stdout at /dev/null so
+        # the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        if fv.debug:
+            raise
+        print("\nInterrupted; nothing was being saved at that moment.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def run(define_flags: DefineFlags, main: Main) -> None:
+    """The command line: ``absl.app.run`` on the global ``FLAGS`` (exits the process)."""
+    define_flags(flags.FLAGS)
+    sys.argv = packaged_flagfiles(sys.argv)
+    app.run(lambda argv: guarded(main, argv, flags.FLAGS))
+
+
+def call(define_flags: DefineFlags, main: Main, argv: list) -> int:
+    """Runs a program in this process on fresh flags, as :func:`run` would; returns its exit code.
+
+    Args:
+        define_flags: the program's flag definitions.
+        main: its ``main(argv, fv)``.
+        argv: the command line, program name first.
+    """
+    fv = flags.FlagValues()
+    define_flags(fv)
+    try:
+        rest = fv(packaged_flagfiles(argv))
+    except flags.Error as e:
+        # absl.app.run's words for the same failure.
+        print(f"FATAL Flags parsing error: {e}\nPass --helpshort or --helpfull to see help on flags.",
+              file=sys.stderr)
+        return EXIT_ERROR
+    return guarded(main, rest, fv)
+
+
+@contextlib.contextmanager
+def op_determinism(enabled: bool) -> Iterator[None]:
+    """TensorFlow's op determinism for the duration (it is process-wide; restored afterwards)."""
+    if not enabled:
+        yield
+        return
+    from tensorflow.python.framework import config  # the public API can only switch it on
+    was = config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if not was:
+            config.disable_op_determinism()
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: training.StopOnRequest) -> Iterator[None]:
+    """SIGINT and SIGTERM ask ``stop`` to end training at the next step; a second one stops at once.
+
+    The handlers are the process's only while the context lasts (main thread only).
+    """
+    def handler(signum: int, frame) -> None:
+        if stop.reason is not None:  # second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        stop.request(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def session_config(fv: flags.FlagValues) -> v1.ConfigProto:
+    """The session's thread pools, from ``--intra_op_threads`` and ``--inter_op_threads``."""
+    return v1.ConfigProto(intra_op_parallelism_threads=fv.intra_op_threads,
+                          inter_op_parallelism_threads=fv.inter_op_threads)
+
+
+@contextlib.contextmanager
+def file_writer(directory: str, graph: tf.Graph | None = None) -> Iterator[v1.summary.FileWriter]:
+    """A TensorBoard ``FileWriter`` (with the graph, if given), closed at the end whatever happens."""
+    with tf.Graph().as_default():  # FileWriter is graph-mode only
+        writer = v1.summary.FileWriter(directory, graph=graph)
+    try:
+        yield writer
+    finally:
+        writer.close()
 
 
 def format_duration(seconds: float) -> str:
@@ -133,7 +205,7 @@ class Progress:
     """
 
     def __init__(self, total_steps: int, batch_size: int, stream: TextIO = sys.stderr,
-                 enabled: Optional[bool] = None, width: int = 24) -> None:
+                 enabled: bool | None = None, width: int = 24) -> None:
         self.total = max(1, total_steps)
         self.batch_size = batch_size
         self.stream = stream
@@ -164,12 +236,12 @@ class Progress:
             self.stream.flush()
 
 
-def download_progress(stream: TextIO = sys.stderr) -> Callable[[str, int, Optional[int]], None]:
+def download_progress(stream: TextIO = sys.stderr) -> Callable[[str, int, int | None], None]:
     """A callback for :func:`dlfund.data.mnist.read_data_sets` that shows download progress."""
     tty = stream.isatty()
     state = {"name": None, "last": 0.0}
 
-    def report(name: str, done: int, total: Optional[int]) -> None:
+    def report(name: str, done: int, total: int | None) -> None:
         now = time.perf_counter()
         finished = total is not None and done >= total
         if name != state["name"]:
@@ -185,3 +257,31 @@ def download_progress(stream: TextIO = sys.stderr) -> Callable[[str, int, Option
             stream.flush()
 
     return report
+
+
+class ProgressHook(training.Hook):
+    """Shows a :class:`Progress` bar for each epoch; closes it before anything is printed at a display step."""
+
+    def __init__(self, batch_size: int, mode: str = "auto", stream: TextIO = sys.stderr) -> None:
+        self.batch_size, self.stream = batch_size, stream
+        self.enabled = None if mode == "auto" else mode == "on"
+        self.bar: Progress | None = None
+
+    def begin_epoch(self, state: training.TrainState, steps: int) -> None:
+        self.bar = Progress(steps, self.batch_size, self.stream, self.enabled)
+        self.cost_sum, self.steps = 0.0, 0
+
+    def after_step(self, state: training.TrainState, cost: float) -> None:
+        self.cost_sum, self.steps = self.cost_sum + cost, self.steps + 1
+        self.bar.update(self.steps, self.cost_sum / self.steps)
+
+    def display(self, state: training.TrainState, avg_cost: float, validation_error: float | None) -> None:
+        self.close()
+
+    def end_epoch(self, state: training.TrainState) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

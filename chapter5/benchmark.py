@@ -40,37 +40,40 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable
-
-from chapter5 import _cli
-from absl import flags
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
+from absl import flags
 
+from chapter5 import _cli
+from dlfund import training
 from dlfund.data import mnist
 from dlfund.graph import build_graph
 from dlfund.models import get_model
 
 v1 = tf.compat.v1
-FLAGS = flags.FLAGS
 
-flags.DEFINE_bool("quick", False, "Tiny sizes, for the test: numbers are not meaningful.")
-flags.DEFINE_float("seconds", 12.0, "Measuring time per training-throughput figure and framework, split "
-                   "over --rounds (after warm-up).", lower_bound=0.1)
-flags.DEFINE_list("batch_sizes", ["100", "50"], "Training batch sizes to measure.")
-flags.DEFINE_integer("eval_batch_size", 1000, "Evaluation batch size.", lower_bound=1)
-flags.DEFINE_string("json", "benchmark.json", "Where to write the results as JSON ('' = do not write).")
-flags.DEFINE_string("epoch_dataset", "mnist_sample", "Data set of the full-epoch run (fashion_mnist or mnist "
-                    "for the 55,000-image epoch of the issue; mnist_sample offline).")
-flags.DEFINE_string("epoch_data_dir", "data", "--data_dir of the full-epoch run.")
-flags.DEFINE_integer("intra_op_threads", 0, "Threads inside one op (0 = TensorFlow's choice).", lower_bound=0)
-flags.DEFINE_integer("inter_op_threads", 1, "Ops run in parallel (0 = TensorFlow's choice; 1 measured fastest for "
-                     "these sequential networks, see docs/performance.md).", lower_bound=0)
-flags.DEFINE_bool("keras", True, "Also measure the plain-Keras baseline.")
-flags.DEFINE_integer("trace_steps", 10, "Traced training steps for the time breakdown (0 = skip).", lower_bound=0)
-flags.DEFINE_integer("rounds", 4, "Alternating dlfund/Keras measuring rounds per batch size (medians reported).",
-                     lower_bound=1)
+def define_flags(fv: flags.FlagValues) -> None:
+    _cli.define_cli_flags(fv)
+    d = dict(flag_values=fv)
+    flags.DEFINE_bool("quick", False, "Tiny sizes, for the test: numbers are not meaningful.", **d)
+    flags.DEFINE_float("seconds", 12.0, "Measuring time per training-throughput figure and framework, split "
+                       "over --rounds (after warm-up).", lower_bound=0.1, **d)
+    flags.DEFINE_list("batch_sizes", ["100", "50"], "Training batch sizes to measure.", **d)
+    flags.DEFINE_integer("eval_batch_size", 1000, "Evaluation batch size.", lower_bound=1, **d)
+    flags.DEFINE_string("json", "benchmark.json", "Where to write the results as JSON ('' = do not write).", **d)
+    flags.DEFINE_string("epoch_dataset", "mnist_sample", "Data set of the full-epoch run (fashion_mnist or mnist "
+                        "for the 55,000-image epoch of the issue; mnist_sample offline).", **d)
+    flags.DEFINE_string("epoch_data_dir", "data", "--data_dir of the full-epoch run.", **d)
+    flags.DEFINE_integer("intra_op_threads", 0, "Threads inside one op (0 = TensorFlow's choice).", lower_bound=0, **d)
+    flags.DEFINE_integer("inter_op_threads", 1, "Ops run in parallel (0 = TensorFlow's choice; 1 measured fastest for "
+                         "these sequential networks, see docs/performance.md).", lower_bound=0, **d)
+    flags.DEFINE_bool("keras", True, "Also measure the plain-Keras baseline.", **d)
+    flags.DEFINE_integer("trace_steps", 10, "Traced training steps for the time breakdown (0 = skip).",
+                         lower_bound=0, **d)
+    flags.DEFINE_integer("rounds", 4, "Alternating dlfund/Keras measuring rounds per batch size (medians reported).",
+                         lower_bound=1, **d)
 
 
 def mnist_conv_flops() -> dict:
@@ -90,27 +93,19 @@ def mnist_conv_flops() -> dict:
     return {"forward": forward, "backward": backward, "total": forward + backward}
 
 
-def session_config() -> v1.ConfigProto:
-    return v1.ConfigProto(intra_op_parallelism_threads=FLAGS.intra_op_threads,
-                          inter_op_parallelism_threads=FLAGS.inter_op_threads)
-
-
 class DlfundTrainer:
-    """chapter5.train's step: next_batch + one sess.run([train_op, cost])."""
+    """chapter5.train's step: ``next_batch`` and :func:`dlfund.training.train_step`."""
 
-    def __init__(self, train: mnist.DataSet, batch_size: int) -> None:
+    def __init__(self, train: mnist.DataSet, batch_size: int, config: v1.ConfigProto) -> None:
         self.train, self.batch_size = train, batch_size
         self.g = build_graph(get_model("mnist_conv"), seed=0, summary_images=False)
-        self.sess = v1.Session(graph=self.g.graph, config=session_config())
+        self.sess = v1.Session(graph=self.g.graph, config=config)
         self.sess.run(self.g.init_op)
 
     def step(self, run_metadata: v1.RunMetadata | None = None) -> int:
-        """One training step; with ``run_metadata``, traced into it (TF's FULL_TRACE)."""
-        g = self.g
-        bx, by = self.train.next_batch(self.batch_size)
-        trace = {} if run_metadata is None else {
-            "options": v1.RunOptions(trace_level=v1.RunOptions.FULL_TRACE), "run_metadata": run_metadata}
-        self.sess.run([g.train_op, g.cost], {g.x: bx, g.y: by, g.keep_prob: 0.5}, **trace)
+        """One training step (:func:`dlfund.training.train_step`); with ``run_metadata``, traced into it."""
+        minibatch_x, minibatch_y = self.train.next_batch(self.batch_size)
+        training.train_step(self.sess, self.g, minibatch_x, minibatch_y, 0.5, run_metadata=run_metadata)
         return self.batch_size
 
     def close(self) -> None:
@@ -157,7 +152,7 @@ def step_breakdown(trainer: DlfundTrainer, steps: int, step_fraction_of_roofline
         per_step.append(sums)
     totals = [sum(s.values()) for s in per_step]
     kinds_ms = {k: float(np.median([s[k] for s in per_step])) for k in per_step[0]}
-    kinds_share = {k: float(np.median([s[k] / t for s, t in zip(per_step, totals)])) for k in per_step[0]}
+    kinds_share = {k: float(np.median([s[k] / t for s, t in zip(per_step, totals, strict=True)])) for k in per_step[0]}
     top = sorted(((float(np.median(v)), k) for k, v in by_op.items()), reverse=True)[:12]
     return {"batch_size": trainer.batch_size, "steps": steps, "ops_ms": float(np.median(totals)),
             "kinds_ms": kinds_ms, "kinds_share": kinds_share,
@@ -165,23 +160,25 @@ def step_breakdown(trainer: DlfundTrainer, steps: int, step_fraction_of_roofline
             "largest_ops_ms": {name: ms for ms, name in top}}
 
 
-def dlfund_eval_throughput(test: mnist.DataSet, batch_size: int, repeats: int) -> float:
+def dlfund_eval_throughput(test: mnist.DataSet, batch_size: int, repeats: int, config: v1.ConfigProto) -> float:
+    """Images/s of :func:`dlfund.training.evaluate_set` over the test set."""
     g = build_graph(get_model("mnist_conv"), seed=0, with_training=False, summary_images=False)
-    with v1.Session(graph=g.graph, config=session_config()) as sess:
+    with v1.Session(graph=g.graph, config=config) as sess:
         sess.run(g.init_op)
-        for images, labels in test.batches(batch_size):  # warm-up
-            sess.run(g.correct, {g.x: images, g.y: labels})
+        training.evaluate_set(sess, g, test, batch_size)  # warm-up
         start = time.perf_counter()
         for _ in range(repeats):
-            for images, labels in test.batches(batch_size):
-                sess.run(g.correct, {g.x: images, g.y: labels})
+            training.evaluate_set(sess, g, test, batch_size)
         return repeats * test.num_examples / (time.perf_counter() - start)
 
 
 class KerasTrainer:
-    """The same network in plain tf.keras, trained with model.fit on the same arrays, one epoch per step."""
+    """The same network in plain tf.keras, trained with ``model.fit`` on the same arrays, one epoch per step.
 
-    def __init__(self, train: mnist.DataSet, batch_size: int) -> None:
+    ``max_examples`` shortens that epoch (``--quick``).
+    """
+
+    def __init__(self, train: mnist.DataSet, batch_size: int, max_examples: int = 0) -> None:
         keras = tf.keras
         tf.random.set_seed(0)
         self.model = keras.Sequential([
@@ -198,7 +195,8 @@ class KerasTrainer:
         ])
         self.model.compile(optimizer=keras.optimizers.Adam(1e-4),
                            loss=keras.losses.CategoricalCrossentropy(from_logits=True))
-        n = train.num_examples - train.num_examples % batch_size
+        n = min(train.num_examples, max_examples or train.num_examples)
+        n -= n % batch_size
         self.x, self.y, self.batch_size = train.images[:n], train.labels[:n], batch_size
 
     def step(self) -> int:
@@ -215,15 +213,16 @@ def timed_rate(step: Callable[[], float], seconds: float) -> float:
 
 
 def compare_training(train: mnist.DataSet, batch_size: int, seconds: float, rounds: int, keras: bool,
-                     warmup: int, roofline: "Roofline", trace_steps: int = 0) -> dict:
+                     warmup: int, roofline: Roofline, config: v1.ConfigProto, trace_steps: int = 0,
+                     keras_examples: int = 0) -> dict:
     """Alternates timed chunks of the roofline matmul, dlfund and Keras; medians of per-round figures.
 
     Alternating in rounds makes the ratios robust to the machine's speed drifting
     (shared virtual machines do, by 20% here), which back-to-back runs are not.
     """
-    trainers = {"roofline": roofline, "dlfund": DlfundTrainer(train, batch_size)}
+    trainers = {"roofline": roofline, "dlfund": DlfundTrainer(train, batch_size, config)}
     if keras:
-        trainers["keras"] = KerasTrainer(train, batch_size)
+        trainers["keras"] = KerasTrainer(train, batch_size, keras_examples)
     for name, t in trainers.items():
         for _ in range(warmup if name == "dlfund" else 1):
             t.step()
@@ -250,14 +249,14 @@ def compare_training(train: mnist.DataSet, batch_size: int, seconds: float, roun
 class Roofline:
     """A large float32 matmul (2 n^3 FLOPs) in a TF session; ``step`` returns GFLOP done."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, config: v1.ConfigProto) -> None:
         self.size = size
         graph = tf.Graph()
         with graph.as_default():
             a = tf.Variable(tf.random.normal([size, size], seed=1))
             b = tf.Variable(tf.random.normal([size, size], seed=2))
             self.product = tf.reduce_sum(tf.matmul(a, b))
-            self.sess = v1.Session(graph=graph, config=session_config())
+            self.sess = v1.Session(graph=graph, config=config)
             self.sess.run(v1.global_variables_initializer())
         self.sess.run(self.product)
 
@@ -266,7 +265,7 @@ class Roofline:
         return 2 * self.size ** 3 / 1e9
 
 
-def memory_bandwidth(megabytes: float, seconds: float) -> float:
+def memory_bandwidth(megabytes: float, seconds: float, config: v1.ConfigProto) -> float:
     """GB/s of a memory-bound TF op: ``var -= alpha * delta`` over two float32 arrays (12 bytes per element).
 
     The counterpart of the matmul roofline for the step's memory-bound ops
@@ -279,7 +278,7 @@ def memory_bandwidth(megabytes: float, seconds: float) -> float:
         var = tf.Variable(tf.ones([n]))
         delta = tf.Variable(tf.ones([n]))
         update = tf.raw_ops.ResourceApplyGradientDescent(var=var.handle, alpha=tf.constant(1e-6), delta=delta)
-        with v1.Session(graph=graph, config=session_config()) as sess:
+        with v1.Session(graph=graph, config=config) as sess:
             sess.run(v1.global_variables_initializer())
             for _ in range(3):
                 sess.run(update)
@@ -291,26 +290,23 @@ def memory_bandwidth(megabytes: float, seconds: float) -> float:
             return timed_rate(step, seconds)
 
 
-def cifar_train_throughput(model: str, steps: int, batch_size: int = 128) -> float:
+def cifar_train_throughput(model: str, steps: int, config: v1.ConfigProto, batch_size: int = 128) -> float:
     """Images/s of the CIFAR-10 training step alone (random pre-made batches fed)."""
     g = build_graph(get_model(model), sparse_labels=True, seed=0, summary_images=False, learning_rate=1e-3)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch_size, 24, 24, 3), dtype=np.float32)
     y = rng.integers(0, 10, batch_size).astype(np.int32)
-    feed = {g.x: x, g.y: y, g.keep_prob: 0.5}
-    if g.phase_train is not None:
-        feed[g.phase_train] = True
-    with v1.Session(graph=g.graph, config=session_config()) as sess:
+    with v1.Session(graph=g.graph, config=config) as sess:
         sess.run(g.init_op)
         for _ in range(3):
-            sess.run([g.train_op, g.cost], feed)
+            training.train_step(sess, g, x, y, 0.5)
         start = time.perf_counter()
         for _ in range(steps):
-            sess.run([g.train_op, g.cost], feed)
+            training.train_step(sess, g, x, y, 0.5)
         return steps * batch_size / (time.perf_counter() - start)
 
 
-def cifar_pipeline_throughput(batches: int, records: int) -> float:
+def cifar_pipeline_throughput(batches: int, records: int, config: v1.ConfigProto) -> float:
     """Images/s of distorted_inputs alone, on synthetic CIFAR-10 files."""
     from dlfund.data import cifar10
     with tempfile.TemporaryDirectory() as d:
@@ -320,7 +316,7 @@ def cifar_pipeline_throughput(batches: int, records: int) -> float:
         graph = tf.Graph()
         with graph.as_default():
             images, labels = cifar10.distorted_inputs(d, 128, seed=0)
-            with v1.Session(graph=graph, config=session_config()) as sess:
+            with v1.Session(graph=graph, config=config) as sess:
                 for _ in range(5):
                     sess.run([images, labels])
                 start = time.perf_counter()
@@ -329,22 +325,22 @@ def cifar_pipeline_throughput(batches: int, records: int) -> float:
                 return batches * 128 / (time.perf_counter() - start)
 
 
-def epoch_run(dataset: str, data_dir: str, quick: bool) -> dict:
+def epoch_run(dataset: str, data_dir: str, quick: bool, config: v1.ConfigProto) -> dict:
     """Two epochs of mnist_conv.cfg in a chapter5.train subprocess: start-up, epoch time, peak memory.
 
     The second epoch is the steady state compared with its own training steps; the first
     also pays one-time warm-up (graph optimization, kernel selection), reported apart.
     """
     with tempfile.TemporaryDirectory() as logs:
-        args = [sys.executable, "-m", "chapter5.train", "--flagfile=chapter5/flags/mnist_conv.cfg",
+        flagfile = os.path.join(_cli.FLAGFILE_DIR, "mnist_conv.cfg")
+        args = [sys.executable, "-m", "chapter5.train", f"--flagfile={flagfile}",
                 f"--dataset={dataset}", f"--data_dir={data_dir}", f"--logdir={logs}", "--run_name=bench",
-                "--training_epochs=2", "--progress=off", f"--intra_op_threads={FLAGS.intra_op_threads}",
-                f"--inter_op_threads={FLAGS.inter_op_threads}"]
+                "--training_epochs=2", "--progress=off", f"--intra_op_threads={config.intra_op_parallelism_threads}",
+                f"--inter_op_threads={config.inter_op_parallelism_threads}"]
         if quick:
             args += ["--max_steps=5", "--training_epochs=1"]
         start = time.perf_counter()
-        proc = subprocess.run(args, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(
-            os.path.abspath(__file__))))
+        proc = subprocess.run(args, capture_output=True, text=True)
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             raise RuntimeError(f"chapter5.train failed: {proc.stderr.strip().splitlines()[-1:]}")
@@ -358,38 +354,27 @@ def epoch_run(dataset: str, data_dir: str, quick: bool) -> dict:
             "peak_rss_mb": peak_kb / 1024}
 
 
-def main(argv: list) -> int:
-    if len(argv) > 1:
-        return _cli.fail(f"unexpected arguments {argv[1:]}")
-    quick = FLAGS.quick
-    seconds = 0.2 if quick else FLAGS.seconds
-    data = mnist.read_data_sets("", dataset="mnist_sample")
-    train, test = data.train, data.test
-    batch_sizes = [int(b) for b in FLAGS.batch_sizes]
-    flops = mnist_conv_flops()
-    results = {"machine": {"python": platform.python_version(), "tensorflow": tf.__version__,
-                           "platform": platform.platform(), "cpus": os.cpu_count(),
-                           "processor": platform.processor() or platform.machine()},
-               "quick": quick, "flops_per_image": flops, "train": {}}
-
-    print(f"Benchmark: mnist_conv, TensorFlow {tf.__version__}, {os.cpu_count()} CPUs"
-          + (" (quick: numbers not meaningful)" if quick else ""), flush=True)
-    roofline = Roofline(256 if quick else 2048)
+def measure_training(fv: flags.FlagValues, train: mnist.DataSet, config: v1.ConfigProto, results: dict) -> None:
+    """The training figures of every ``--batch_sizes`` (the first also gets the step breakdown)."""
+    quick = fv.quick
+    batch_sizes = [int(b) for b in fv.batch_sizes]
+    flops = results["flops_per_image"]
+    roofline = Roofline(256 if quick else 2048, config)
     for bs in batch_sizes:
-        entry = compare_training(train, bs, seconds, 1 if quick else FLAGS.rounds, FLAGS.keras, 2 if quick else 20,
-                                 roofline, trace_steps=(min(FLAGS.trace_steps, 2) if quick else FLAGS.trace_steps)
-                                 if bs == batch_sizes[0] else 0)
+        trace = (min(fv.trace_steps, 2) if quick else fv.trace_steps) if bs == batch_sizes[0] else 0
+        entry = compare_training(train, bs, 0.2 if quick else fv.seconds, 1 if quick else fv.rounds, fv.keras,
+                                 2 if quick else 20, roofline, config, trace_steps=trace,
+                                 keras_examples=2 * bs if quick else 0)
         entry["gflops"] = entry["dlfund_images_per_s"] * flops["total"] / 1e9
         results["train"][str(bs)] = entry
         results["roofline_gflops"] = entry["roofline_gflops"]
-        print(f"  matmul roofline ({roofline.size}x{roofline.size} float32, median of rounds): {entry['roofline_gflops']:.1f} GFLOP/s",
-              flush=True)
+        print(f"  matmul roofline ({roofline.size}x{roofline.size} float32, median of rounds): "
+              f"{entry['roofline_gflops']:.1f} GFLOP/s", flush=True)
         print(f"  train batch {bs}: dlfund {entry['dlfund_images_per_s']:.0f} img/s"
               + (f", keras {entry['keras_images_per_s']:.0f} img/s, ratio {entry['ratio_vs_keras']:.2f}x"
-                 if FLAGS.keras else "")
+                 if fv.keras else "")
               + f", {entry['gflops']:.0f} GFLOP/s = {100 * entry['fraction_of_roofline']:.0f}% of roofline "
-              f"(median of per-round ratios)",
-              flush=True)
+              f"(median of per-round ratios)", flush=True)
         if "breakdown" in entry:
             b = entry["breakdown"]
             print(f"  where a batch-{bs} step goes (TF step trace, median of {b['steps']} steps, "
@@ -397,18 +382,11 @@ def main(argv: list) -> int:
                                                              for k, v in b["kinds_ms"].items()), flush=True)
             print(f"    if only the convolutions and matrix products took time, the step would reach "
                   f"{100 * b['ceiling_fraction_of_roofline']:.0f}% of roofline", flush=True)
-    megabytes = 4 if quick else 50
-    results["memory_bandwidth_gb_s"] = memory_bandwidth(megabytes, 0.2 if quick else 2.0)
-    print(f"  memory bandwidth (var -= a * delta over {megabytes} MB float32 arrays): "
-          f"{results['memory_bandwidth_gb_s']:.1f} GB/s", flush=True)
-    results["eval_images_per_s"] = dlfund_eval_throughput(test, FLAGS.eval_batch_size, 1 if quick else 5)
-    print(f"  evaluation: {results['eval_images_per_s']:.0f} img/s (batch {FLAGS.eval_batch_size})", flush=True)
-    results["cifar_distorted_inputs_images_per_s"] = cifar_pipeline_throughput(3 if quick else 60,
-                                                                                 50 if quick else 2000)
-    results["cifar_conv_train_images_per_s"] = cifar_train_throughput("cifar_conv", 2 if quick else 30)
-    print(f"  CIFAR-10 distorted_inputs alone: {results['cifar_distorted_inputs_images_per_s']:.0f} img/s; "
-          f"cifar_conv training step (batch 128): {results['cifar_conv_train_images_per_s']:.0f} img/s", flush=True)
-    epoch = epoch_run(FLAGS.epoch_dataset, FLAGS.epoch_data_dir, quick)
+
+
+def measure_epoch(fv: flags.FlagValues, config: v1.ConfigProto, results: dict) -> None:
+    """A real ``chapter5.train`` run: start-up, a full epoch against its own steps, peak memory."""
+    epoch = epoch_run(fv.epoch_dataset, fv.epoch_data_dir, fv.quick, config)
     # The target's ratio: the epoch against its own training steps' time, both measured in the same
     # epoch, so the machine's speed drifting between measurements cancels out.
     epoch["overhead_ratio"] = epoch["epoch_seconds"] / epoch["epoch_step_seconds"]
@@ -416,21 +394,49 @@ def main(argv: list) -> int:
     step_rate = results["train"].get("100", next(iter(results["train"].values())))["dlfund_images_per_s"]
     epoch["pure_step_seconds"] = epoch["steps"] * 100 / step_rate
     epoch["ratio_vs_measured_step_rate"] = epoch["epoch_seconds"] / epoch["pure_step_seconds"]
-    epoch["dataset"] = FLAGS.epoch_dataset
+    epoch["dataset"] = fv.epoch_dataset
     results["epoch"] = epoch
-    print(f"  full epoch ({FLAGS.epoch_dataset}, {epoch['steps']} steps of 100, with validation, summaries and "
+    print(f"  full epoch ({fv.epoch_dataset}, {epoch['steps']} steps of 100, with validation, summaries and "
           f"checkpoint): {epoch['epoch_seconds']:.1f} s vs {epoch['epoch_step_seconds']:.1f} s of its training steps = "
           f"{epoch['overhead_ratio']:.2f}x; against the step rate above ({epoch['pure_step_seconds']:.1f} s): "
-          f"{epoch['ratio_vs_measured_step_rate']:.2f}x (first epoch, with warm-up: {epoch['first_epoch_seconds']:.1f} s)",
+          f"{epoch['ratio_vs_measured_step_rate']:.2f}x "
+          f"(first epoch, with warm-up: {epoch['first_epoch_seconds']:.1f} s)",
           flush=True)
     print(f"  start-up to first step: {epoch['startup_seconds']:.1f} s; peak memory {epoch['peak_rss_mb']:.0f} MB",
           flush=True)
-    if FLAGS.json:
-        with open(FLAGS.json, "w") as f:
+
+
+def main(argv: list, fv: flags.FlagValues) -> int:
+    if len(argv) > 1:
+        raise _cli.UsageError(f"unexpected arguments {argv[1:]}")
+    quick = fv.quick
+    config = _cli.session_config(fv)
+    data = mnist.read_data_sets("", dataset="mnist_sample")
+    results = {"machine": {"python": platform.python_version(), "tensorflow": tf.__version__,
+                           "platform": platform.platform(), "cpus": os.cpu_count(),
+                           "processor": platform.processor() or platform.machine()},
+               "quick": quick, "flops_per_image": mnist_conv_flops(), "train": {}}
+    print(f"Benchmark: mnist_conv, TensorFlow {tf.__version__}, {os.cpu_count()} CPUs"
+          + (" (quick: numbers not meaningful)" if quick else ""), flush=True)
+    measure_training(fv, data.train, config, results)
+    megabytes = 4 if quick else 50
+    results["memory_bandwidth_gb_s"] = memory_bandwidth(megabytes, 0.2 if quick else 2.0, config)
+    print(f"  memory bandwidth (var -= a * delta over {megabytes} MB float32 arrays): "
+          f"{results['memory_bandwidth_gb_s']:.1f} GB/s", flush=True)
+    results["eval_images_per_s"] = dlfund_eval_throughput(data.test, fv.eval_batch_size, 1 if quick else 5, config)
+    print(f"  evaluation: {results['eval_images_per_s']:.0f} img/s (batch {fv.eval_batch_size})", flush=True)
+    results["cifar_distorted_inputs_images_per_s"] = cifar_pipeline_throughput(3 if quick else 60,
+                                                                                 50 if quick else 2000, config)
+    results["cifar_conv_train_images_per_s"] = cifar_train_throughput("cifar_conv", 2 if quick else 30, config)
+    print(f"  CIFAR-10 distorted_inputs alone: {results['cifar_distorted_inputs_images_per_s']:.0f} img/s; "
+          f"cifar_conv training step (batch 128): {results['cifar_conv_train_images_per_s']:.0f} img/s", flush=True)
+    measure_epoch(fv, config, results)
+    if fv.json:
+        with open(fv.json, "w") as f:
             json.dump(results, f, indent=1)
-        print(f"Wrote {FLAGS.json}")
+        print(f"Wrote {fv.json}")
     return 0
 
 
 if __name__ == "__main__":
-    _cli.run(main)
+    _cli.run(define_flags, main)

@@ -1,23 +1,31 @@
-"""Flags shared by the chapter 5 programs (model and data), and what they build.
+"""The flags of the chapter 5 programs (model, data, training) and what they build.
 
-``define_model_flags`` and ``define_data_flags`` take a ``FlagValues`` so that
-``chapter5.evaluate`` can read a run's saved ``flags.cfg`` into a separate set.
+Each ``define_*`` function defines its flags on a given ``FlagValues``, so that
+every program can be imported into one process and a run's saved ``flags.cfg``
+can be read back by absl into a fresh set (:func:`read_run_flags`).
 """
 
 from __future__ import annotations
 
 import os
 
-from chapter5 import _cli  # noqa: F401  (quiet TensorFlow before dlfund imports it)
+import tensorflow as tf
 from absl import flags
 
-from dlfund import layers, preprocessing
+from chapter5 import _cli
+from dlfund import checkpoints, layers, objectives, preprocessing
 from dlfund.data import mnist
-from dlfund.models import MODEL_NAMES, ModelOptions
+from dlfund.errors import CheckpointError, RunDirError
+from dlfund.graph import ModelGraph, build_graph
+from dlfund.models import MODEL_NAMES, ModelOptions, get_model
+from dlfund.training import restore_model
 
 DATASETS = ("mnist", "fashion_mnist", "mnist_sample", "cifar10")
 MODEL_FLAGS = ("model", "weight_init", "activation", "hidden_units", "book_output_relu", "book_bn_update")
-DATA_FLAGS = ("dataset", "data_dir", "validation_size", "augment", "whiten")
+DATA_FLAGS = ("dataset", "data_dir", "validation_size", "augment", "whiten", "book_validation_on_test")
+
+# Flags not written into a run's flags.cfg: they say how to show or cap one invocation, not what the run is.
+UNSAVED_FLAGS = ("verbose", "debug", "progress", "max_steps", "init_checkpoint")
 
 
 def define_model_flags(fv: flags.FlagValues) -> None:
@@ -37,12 +45,8 @@ def define_model_flags(fv: flags.FlagValues) -> None:
                       "logits, as printed.", flag_values=fv)
     flags.DEFINE_bool("book_bn_update", False, "Reproduce errata E2: batch-norm moving averages also update "
                       "during evaluation, as printed.", flag_values=fv)
-
-    def hidden_ok(values):
-        return bool(values) and all(v.isdigit() and int(v) > 0 for v in values)
-
-    flags.register_validator("hidden_units", hidden_ok, "--hidden_units must be positive integers, "
-                             "e.g. 256,256", flag_values=fv)
+    flags.register_validator("hidden_units", lambda v: bool(v) and all(u.isdigit() and int(u) > 0 for u in v),
+                             "--hidden_units must be positive integers, e.g. 256,256", flag_values=fv)
 
 
 def define_data_flags(fv: flags.FlagValues) -> None:
@@ -51,8 +55,10 @@ def define_data_flags(fv: flags.FlagValues) -> None:
                       "--data_dir when missing; mnist_sample is bundled (offline).", flag_values=fv)
     flags.DEFINE_string("data_dir", "data", "Directory of the data files; each data set uses a "
                         "sub-directory named after it (data/mnist, ...).", flag_values=fv)
-    flags.DEFINE_integer("validation_size", -1, "Leading training images used for validation; -1 = the "
+    flags.DEFINE_integer("validation_size", -1, "Leading training images held out for validation; -1 = the "
                          "data set's own (5,000; 500 for mnist_sample).", lower_bound=-1, flag_values=fv)
+    flags.DEFINE_bool("book_validation_on_test", False, "Reproduce errata E12: the CIFAR-10 listings' "
+                      "'Validation Error' is measured on the test set (no images are held out).", flag_values=fv)
     flags.DEFINE_bool("download", True, "Download missing data files from the mirrors (--nodownload: fail "
                       "instead, e.g. offline).", flag_values=fv)
     flags.DEFINE_list("augment", [], "Random training augmentations for cifar10, from: "
@@ -68,6 +74,98 @@ def define_data_flags(fv: flags.FlagValues) -> None:
                                          "--augment applies to --dataset=cifar10 only", flag_values=fv)
 
 
+def define_training_flags(fv: flags.FlagValues) -> None:
+    """The training run's flags (``chapter5.train``; also read back from a run's ``flags.cfg``)."""
+    define_model_flags(fv)
+    define_data_flags(fv)
+    _cli.define_cli_flags(fv)
+    d = dict(flag_values=fv)
+    flags.DEFINE_enum("optimizer", "adam", objectives.OPTIMIZERS, "Optimizer (chapter 4's set).", **d)
+    flags.DEFINE_float("learning_rate", 1e-4, "Learning rate (the book's convnet: Adam 1e-4).", **d)
+    flags.DEFINE_float("momentum", 0.9, "Momentum (momentum optimizer; RMSProp's momentum, where 0 is plain "
+                       "RMSProp).", lower_bound=0.0, upper_bound=1.0, **d)
+    flags.DEFINE_bool("nesterov", False, "Nesterov momentum (momentum optimizer).", **d)
+    flags.DEFINE_float("beta1", 0.9, "Adam beta1.", lower_bound=0.0, upper_bound=1.0, **d)
+    flags.DEFINE_float("beta2", 0.999, "Adam beta2.", lower_bound=0.0, upper_bound=1.0, **d)
+    flags.DEFINE_float("epsilon", 1e-8, "Adam epsilon.", lower_bound=0.0, **d)
+    flags.DEFINE_integer("batch_size", 100, "Mini-batch size (the book: 100).", lower_bound=1, **d)
+    flags.DEFINE_integer("training_epochs", 10, "Total epochs; a resumed run trains only what is left "
+                         "(the book's listings say 1000).", lower_bound=1, **d)
+    flags.DEFINE_integer("max_steps", 0, "Stop at this global step (0 = no limit), e.g. for smoke runs.",
+                         lower_bound=0, **d)
+    flags.DEFINE_float("keep_prob", 0.5, "Dropout keep probability in training, in (0, 1] (the book: 0.5).", **d)
+    flags.DEFINE_integer("display_step", 1, "Print, evaluate, summarize and checkpoint every this many epochs.",
+                         lower_bound=1, **d)
+    flags.DEFINE_integer("seed", 0, "Random seed of initial weights, dropout and the data order.", **d)
+    flags.DEFINE_bool("shuffle", True, "Reshuffle the training set every epoch.", **d)
+    flags.DEFINE_bool("sort_by_label", False, "Visit the training set sorted by label every epoch (experiment).", **d)
+    flags.DEFINE_bool("deterministic", False, "TensorFlow op determinism: same seed, same numbers (slower).", **d)
+    flags.DEFINE_string("logdir", "logs", "Parent directory of run directories (TensorBoard --logdir).", **d)
+    flags.DEFINE_string("run_name", "", "Run directory name under --logdir; empty = <model>_<dataset>.", **d)
+    flags.DEFINE_string("init_checkpoint", "", "Start a new run from this checkpoint's model variables (e.g. one "
+                        "written by the book's own code, any TensorFlow version); the optimizer starts afresh.", **d)
+    flags.DEFINE_integer("max_to_keep", 5, "Recent checkpoints kept in the run directory.", lower_bound=1, **d)
+    flags.DEFINE_integer("save_every_steps", 0, "Also checkpoint every this many steps (0 = only at display "
+                         "steps).", lower_bound=0, **d)
+    flags.DEFINE_integer("eval_batch_size", 1000, "Batch size for validation and test evaluation.", lower_bound=1, **d)
+    flags.DEFINE_integer("eval_examples", 0, "Evaluate on only the first N validation/test examples (0 = all; "
+                         "128 approximates the CIFAR listings' single-batch test, errata E4).", lower_bound=0, **d)
+    flags.DEFINE_bool("summary_images", True, "Write input images and first-layer filters to TensorBoard.", **d)
+    flags.DEFINE_integer("intra_op_threads", 0, "Threads inside one op (0 = TensorFlow's choice).", lower_bound=0, **d)
+    flags.DEFINE_integer("inter_op_threads", 1, "Ops run in parallel (0 = TensorFlow's choice; 1 is fastest for "
+                         "these networks, whose ops form a chain).", lower_bound=0, **d)
+    flags.DEFINE_bool("fast_matmul_grad", False, "Compute the input gradient of fc layers with 512 or more outputs "
+                      "as a batched matrix product (dlfund/fast_matmul_grad.py): the same values, a kernel that "
+                      "may be faster on some CPUs.", **d)
+    flags.DEFINE_enum("progress", "auto", ["auto", "on", "off"], "Progress bar within an epoch (auto: on a terminal).",
+                      **d)
+    flags.register_validator("keep_prob", lambda v: 0.0 < v <= 1.0, "--keep_prob must be in (0, 1]", **d)
+    flags.register_validator("learning_rate", lambda v: v > 0.0, "--learning_rate must be positive", **d)
+    flags.register_multi_flags_validator(
+        ["model", "dataset"], lambda v: (get_model(v["model"]).input_shape != (784,)) == (v["dataset"] == "cifar10"),
+        "--model and --dataset do not fit: CIFAR models need --dataset=cifar10, MNIST models an MNIST-format "
+        "data set", **d)
+
+
+def saved_flags_text(fv: flags.FlagValues) -> str:
+    """The run's resolved training flags, one ``--name=value`` per line (a reusable flagfile)."""
+    scratch = flags.FlagValues()
+    define_training_flags(scratch)
+    names = sorted(n for n in scratch if n not in UNSAVED_FLAGS)
+    return "".join((fv[n].serialize() if fv[n].value is not None else f"--{n}=") + "\n" for n in names)
+
+
+def read_run_flags(path: str) -> flags.FlagValues:
+    """A run's ``flags.cfg`` parsed by absl into fresh training flags.
+
+    Raises:
+        RunDirError: the file cannot be read or holds flags that are not valid.
+    """
+    fv = flags.FlagValues()
+    define_training_flags(fv)
+    try:
+        fv(["flags.cfg", f"--flagfile={path}"])
+    except flags.Error as e:
+        raise RunDirError(f"{path}: not a readable flags file ({e})") from None
+    return fv
+
+
+def apply_run_flags(fv: flags.FlagValues, run_dir: str, names=MODEL_FLAGS + DATA_FLAGS) -> bool:
+    """Sets the model and data flags from ``run_dir/flags.cfg`` unless given on the command line.
+
+    Returns:
+        True if the run directory had a flags.cfg.
+    """
+    path = os.path.join(run_dir, "flags.cfg")
+    if not os.path.exists(path):
+        return False
+    saved = read_run_flags(path)
+    for name in names:
+        if name in fv and not fv[name].present:
+            setattr(fv, name, saved[name].value)
+    return True
+
+
 def resolve_batch_norm(fv: flags.FlagValues) -> None:
     """Turns ``--batch_norm`` into the batch-normalized ``--model`` (so saved flags name the real network)."""
     if fv.batch_norm:
@@ -78,13 +176,9 @@ def resolve_batch_norm(fv: flags.FlagValues) -> None:
 
 def model_options(fv: flags.FlagValues) -> ModelOptions:
     """The :class:`ModelOptions` selected by the model flags."""
-    return ModelOptions(
-        weight_init=fv.weight_init,
-        activation=fv.activation or None,
-        hidden_units=tuple(int(u) for u in fv.hidden_units),
-        book_output_relu=fv.book_output_relu,
-        book_bn_update=fv.book_bn_update,
-    )
+    return ModelOptions(weight_init=fv.weight_init, activation=fv.activation or None,
+                        hidden_units=tuple(int(u) for u in fv.hidden_units),
+                        book_output_relu=fv.book_output_relu, book_bn_update=fv.book_bn_update)
 
 
 def data_dir(fv: flags.FlagValues) -> str:
@@ -101,79 +195,47 @@ def data_dir(fv: flags.FlagValues) -> str:
 def load_data(fv: flags.FlagValues, shuffle: bool = True, sort_by_label: bool = False, seed: int = 0,
               threads: int = 0):
     """Reads the data set chosen by the data flags (``dlfund.data.mnist`` or ``cifar10``)."""
+    validation_size = None if fv.validation_size < 0 else fv.validation_size
     if fv.dataset == "cifar10":
         from dlfund.data import cifar10
         augment = [a for a in fv.augment if a != "none"] if fv.augment else preprocessing.BOOK_CIFAR_AUGMENT
         return cifar10.read_data_sets(fv.data_dir, augment=augment, whitened=fv.whiten, seed=seed, shuffle=shuffle,
-                                      threads=threads, progress=_cli.download_progress())
-    return mnist.read_data_sets(
-        data_dir(fv), one_hot=True, dataset=fv.dataset,
-        validation_size=None if fv.validation_size < 0 else fv.validation_size,
-        shuffle=shuffle, sort_by_label=sort_by_label, seed=seed, download_missing=fv.download,
-        progress=_cli.download_progress())
+                                      threads=threads, validation_size=validation_size,
+                                      validation_on_test=fv.book_validation_on_test,
+                                      progress=_cli.download_progress())
+    return mnist.read_data_sets(data_dir(fv), one_hot=True, dataset=fv.dataset, validation_size=validation_size,
+                                shuffle=shuffle, sort_by_label=sort_by_label, seed=seed,
+                                download_missing=fv.download, progress=_cli.download_progress())
 
 
-def read_flags_file(path: str) -> dict:
-    """``{name: value}`` of a run's saved ``flags.cfg`` (``--noname`` gives ``"false"``)."""
-    values = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if not line.startswith("--"):
-                continue
-            name, sep, value = line[2:].partition("=")
-            if not sep:
-                name, value = (name[2:], "false") if name.startswith("no") and name[2:] else (name, "true")
-            values[name] = value
-    return values
-
-
-def apply_run_flags(fv: flags.FlagValues, run_dir: str, names=MODEL_FLAGS + DATA_FLAGS) -> bool:
-    """Sets the model and data flags from ``run_dir/flags.cfg`` unless given on the command line.
-
-    Returns:
-        True if the run directory had a flags.cfg.
-    """
-    path = os.path.join(run_dir, "flags.cfg")
-    if not os.path.exists(path):
-        return False
-    saved = read_flags_file(path)
-    for name in names:
-        if name in saved and not fv[name].present:
-            fv[name].parse(saved[name])
-            fv[name].present = 0  # still "not given on the command line"
-    return True
-
-
-def build_and_restore(fv: flags.FlagValues, run_dir: str, checkpoint: str = ""):
-    """Builds the model chosen by the (run's) flags for inference and restores a checkpoint into it.
+def build_and_restore(fv: flags.FlagValues, checkpoint: str) -> tuple[ModelGraph, tf.compat.v1.Session, str]:
+    """Builds the model chosen by the flags for inference and restores ``checkpoint`` into it.
 
     Only the model's own variables are restored (weights, batch-norm moving
     averages, global step), so a checkpoint written with any optimizer, or by
-    the book's original TF1 code, fits.
+    the book's original TF1 code under any TensorFlow it ran on, fits.
 
     Returns:
-        (ModelGraph, open Session, checkpoint path).
+        (ModelGraph, open Session, a note on book-era names or "").
 
     Raises:
-        CheckpointError: no checkpoint, or it does not match the model.
+        CheckpointError: the checkpoint is missing or does not match the model.
     """
-    from dlfund import checkpoints
-    from dlfund.errors import CheckpointError
-    from dlfund.graph import build_graph, model_variables
-    from dlfund.models import get_model
-    import tensorflow as tf
+    g = build_graph(get_model(fv.model), model_options(fv), sparse_labels=fv.dataset == "cifar10",
+                    with_training=False)
+    sess = tf.compat.v1.Session(graph=g.graph)
+    try:
+        note = restore_model(sess, g, checkpoint)
+    except CheckpointError:
+        sess.close()
+        raise
+    return g, sess, note
 
-    path = checkpoint or checkpoints.latest_checkpoint(run_dir)
+
+def checkpoint_to_use(run_dir: str | None, checkpoint: str) -> str:
+    """``checkpoint`` if given, else the newest in ``run_dir``; raises CheckpointError if there is none."""
+    path = checkpoint or (checkpoints.latest_checkpoint(run_dir) if run_dir else None)
     if not path:
         raise CheckpointError(f"no checkpoint in {run_dir}: train first (python -m chapter5.train ...) or pass "
                               "--checkpoint=PATH")
-    if not tf.io.gfile.exists(path + ".index"):
-        raise CheckpointError(f"{path}: no such checkpoint (expected {path}.index)")
-    spec = get_model(fv.model)
-    g = build_graph(spec, model_options(fv), sparse_labels=fv.dataset == "cifar10", with_training=False)
-    with g.graph.as_default():
-        checkpoints.check_compatible(path, model_variables(spec.scope))
-        sess = tf.compat.v1.Session(graph=g.graph)
-        g.model_saver.restore(sess, path)
-    return g, sess, path
+    return path

@@ -4,8 +4,8 @@ r"""Runs a suite of comparable training runs and tabulates them (one command per
     python -m chapter5.compare --suite=initializers --seeds=3
     python -m chapter5.compare --suite=all --quick        # every suite at smoke size
 
-Each run is ``python -m chapter5.train`` with the suite's flags, written to
-``--logdir/<suite>/<run>/`` so that ``tensorboard --logdir logs/<suite>``
+Each run is ``chapter5.train`` with the suite's flags, run in this process and
+written to ``--logdir/<suite>/<run>/`` so that ``tensorboard --logdir logs/<suite>``
 overlays their curves. The table ``--logdir/<suite>/results.md`` (and
 ``results.csv``) gives per run the final test accuracy and cost and the training
 time; with ``--seeds=N``, the mean and standard deviation over N seeds.
@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import concurrent.futures
 import csv
+import datetime
+import io
 import json
 import os
+import platform
 import statistics
-import subprocess
 import sys
 import time
 
-from chapter5 import _cli
+import tensorflow as tf
 from absl import flags
 
-FLAGS = flags.FLAGS
+from chapter5 import _cli, train
+from dlfund.errors import DlfundError
 
 #: suite -> (description, common flags, [(run name, flags)]). Learning rates are each
 #: optimizer's usual one for these networks; MLP runs use SGD 0.05 unless the suite varies it.
@@ -41,8 +44,8 @@ SUITES = {
     "cifar_batch_norm": (
         "The book's CIFAR-10 comparison (§5.11): cifar_conv.cfg vs cifar_conv_bn.cfg (needs CIFAR-10)",
         ["--dataset=cifar10"],
-        [("cifar_conv", ["--flagfile=chapter5/flags/cifar_conv.cfg"]),
-         ("cifar_conv_bn", ["--flagfile=chapter5/flags/cifar_conv_bn.cfg"])]),
+        [("cifar_conv", ["--flagfile=" + os.path.join(_cli.FLAGFILE_DIR, "cifar_conv.cfg")]),
+         ("cifar_conv_bn", ["--flagfile=" + os.path.join(_cli.FLAGFILE_DIR, "cifar_conv_bn.cfg")])]),
     "initializers": (
         "Weight initialization, MLP 784-256-256-10, SGD 0.05, one epoch",
         ["--training_epochs=1"] + MLP,
@@ -80,43 +83,55 @@ SUITES = {
 }
 OFFLINE_SUITES = [s for s in SUITES if s != "cifar_batch_norm"]
 
-flags.DEFINE_list("suite", None, "Suite(s) to run, comma-separated, from: " + ", ".join(SUITES)
-                  + "; 'all' runs every offline suite.")
-flags.DEFINE_integer("seeds", 1, "Runs per configuration with seeds 0..N-1 (mean and std in the table).",
-                     lower_bound=1)
-flags.DEFINE_bool("quick", False, "Smoke size: a few steps per run (for tests).")
-flags.DEFINE_string("logdir", "logs", "Parent of the suite directories.")
-flags.DEFINE_string("dataset", "mnist_sample", "Data set for the MNIST suites (mnist_sample runs offline).")
-flags.DEFINE_string("data_dir", "data", "Data directory, passed to chapter5.train.")
-flags.DEFINE_bool("deterministic", False, "Pass --deterministic to every run (TF op determinism).")
-flags.DEFINE_string("report", "", "Also write every suite's table, with the command that made it, into this "
-                    "Markdown file (docs/experiments_tables.md is made this way).")
-flags.DEFINE_integer("jobs", 1, "Runs at once (subprocesses). Timings are only comparable with 1.", lower_bound=1)
-flags.DEFINE_list("extra", [], "More flags for every run, e.g. --extra=--training_epochs=20")
-flags.mark_flag_as_required("suite")
-flags.register_validator("suite", lambda v: bool(v) and all(s in SUITES or s == "all" for s in v),
-                         "--suite takes names from " + ", ".join(SUITES) + " (or all)")
+
+
+def define_flags(fv: flags.FlagValues) -> None:
+    _cli.define_cli_flags(fv)
+    d = dict(flag_values=fv)
+    flags.DEFINE_list("suite", None, "Suite(s) to run, comma-separated, from: " + ", ".join(SUITES)
+                      + "; 'all' runs every offline suite.", **d)
+    flags.DEFINE_integer("seeds", 1, "Runs per configuration with seeds 0..N-1 (mean and std in the table).",
+                         lower_bound=1, **d)
+    flags.DEFINE_bool("quick", False, "Smoke size: a few steps per run (for tests).", **d)
+    flags.DEFINE_string("logdir", "logs", "Parent of the suite directories.", **d)
+    flags.DEFINE_string("dataset", "mnist_sample", "Data set for the MNIST suites (mnist_sample runs offline).", **d)
+    flags.DEFINE_string("data_dir", "data", "Data directory, passed to chapter5.train.", **d)
+    flags.DEFINE_bool("deterministic", False, "Pass --deterministic to every run (TF op determinism).", **d)
+    flags.DEFINE_string("report", "", "Also write every suite's table, with the command that made it, into this "
+                        "Markdown file (docs/experiments_tables.md is made this way).", **d)
+    flags.DEFINE_integer("jobs", 1, "Runs at once (threads of this process). Timings are only comparable with 1.",
+                         lower_bound=1, **d)
+    flags.DEFINE_list("extra", [], "More flags for every run, e.g. --extra=--training_epochs=20", **d)
+    flags.mark_flag_as_required("suite", flag_values=fv)
+    flags.register_validator("suite", lambda v: bool(v) and all(s in SUITES or s == "all" for s in v),
+                             "--suite takes names from " + ", ".join(SUITES) + " (or all)", **d)
 
 
 def run_one(suite_dir: str, run: str, args: list) -> dict:
-    """Trains one configuration in a subprocess; returns its results.json (or the error)."""
-    cmd = [sys.executable, "-m", "chapter5.train", *args, f"--logdir={suite_dir}", f"--run_name={run}",
-           "--progress=off"]
+    """Trains one configuration with chapter5.train in this process; returns its results.json (or the error)."""
+    argv = ["chapter5.train", *args, f"--logdir={suite_dir}", f"--run_name={run}", "--progress=off"]
+    fv = flags.FlagValues()
+    train.define_flags(fv)
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+    try:
+        code = train.main(fv(_cli.packaged_flagfiles(argv)), fv, out=io.StringIO(), signals=False)
+    except (flags.Error, DlfundError) as e:
+        return {"run": run, "error": str(e).splitlines()[0], "wall_seconds": time.perf_counter() - start}
     results_path = os.path.join(suite_dir, run, "results.json")
-    if proc.returncode != 0 or not os.path.exists(results_path):
-        message = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"run": run, "error": message, "wall_seconds": wall}
+    if code != 0 or not os.path.exists(results_path):
+        return {"run": run, "error": f"exit code {code}", "wall_seconds": time.perf_counter() - start}
     with open(results_path) as f:
         results = json.load(f)
-    results.update(run=run, wall_seconds=wall)
+    results.update(run=run, wall_seconds=time.perf_counter() - start)
     return results
 
 
 def _mean_std(values: list) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def _pm(mean: float, std: float, n: int) -> str:
+    return f"{mean:.4f} ± {std:.4f}" if n > 1 else f"{mean:.4f}"
 
 
 def summarize(suite: str, description: str, configs: list, rows: list, suite_dir: str, common: list) -> str:
@@ -142,45 +157,54 @@ def summarize(suite: str, description: str, configs: list, rows: list, suite_dir
         acc_m, acc_s = _mean_std([r["test_accuracy"] for r in mine])
         cost_m, cost_s = _mean_std([r["test_cost"] for r in mine])
         time_m, _ = _mean_std([r["train_seconds"] for r in mine])
-        epochs = [statistics.fmean(c) for c in zip(*[r["cost"] for r in mine])] if all(r["cost"] for r in mine) else []
-        pm = lambda m, s: f"{m:.4f} ± {s:.4f}" if len(mine) > 1 else f"{m:.4f}"
-        lines.append(f"| {name} | `{' '.join(args)}` | {pm(acc_m, acc_s)} | {pm(cost_m, cost_s)} | {time_m:.1f} | "
-                     f"{' '.join(f'{c:.3f}' for c in epochs)} | {len(mine)} |")
+        costs = [r["cost"] for r in mine]
+        epochs = [statistics.fmean(c) for c in zip(*costs, strict=False)] if all(costs) else []
+        lines.append(f"| {name} | `{' '.join(args)}` | {_pm(acc_m, acc_s, len(mine))} | "
+                     f"{_pm(cost_m, cost_s, len(mine))} | {time_m:.1f} | {' '.join(f'{c:.3f}' for c in epochs)} | "
+                     f"{len(mine)} |")
     table = "\n".join(lines) + "\n"
     with open(os.path.join(suite_dir, "results.md"), "w") as f:
         f.write(table)
     return table
 
 
-def run_suite(suite: str) -> bool:
-    description, common, configs = SUITES[suite]
-    suite_dir = os.path.join(FLAGS.logdir, suite)
-    os.makedirs(suite_dir, exist_ok=True)
-    base = [f"--data_dir={FLAGS.data_dir}"]
+def suite_jobs(suite: str, fv: flags.FlagValues) -> list:
+    """The runs of a suite: (config name, seed, run name, chapter5.train flags) each."""
+    _, common, configs = SUITES[suite]
+    base = [f"--data_dir={fv.data_dir}"]
     if suite != "cifar_batch_norm":
-        base.append(f"--dataset={FLAGS.dataset}")
-    if FLAGS.deterministic:
+        base.append(f"--dataset={fv.dataset}")
+    if fv.deterministic:
         base.append("--deterministic")
-    quick = ["--max_steps=3", "--training_epochs=1", "--eval_batch_size=500"] if FLAGS.quick else []
-    print(f"Suite {suite}: {description}.")
+    quick = ["--max_steps=3", "--training_epochs=1", "--eval_batch_size=500"] if fv.quick else []
     jobs = []
     for name, args in configs:
-        for seed in range(FLAGS.seeds):
-            run = name if FLAGS.seeds == 1 else f"{name}_seed{seed}"
+        for seed in range(fv.seeds):
+            run = name if fv.seeds == 1 else f"{name}_seed{seed}"
             # Later flags win: a run's own flags override the suite's, the data flags override a
             # flagfile's, and --quick and --extra override everything.
-            jobs.append((name, seed, run, [*common, *args, *base, f"--seed={seed}", *quick, *FLAGS.extra]))
+            jobs.append((name, seed, run, [*common, *args, *base, f"--seed={seed}", *quick, *fv.extra]))
+    return jobs
+
+
+def run_suite(suite: str, fv: flags.FlagValues) -> bool:
+    """Runs every job of a suite (``--jobs`` at once), prints and writes its table; True if all succeeded."""
+    description, common, configs = SUITES[suite]
+    suite_dir = os.path.join(fv.logdir, suite)
+    os.makedirs(suite_dir, exist_ok=True)
+    print(f"Suite {suite}: {description}.")
 
     def one(job):
         name, seed, run, args = job
         result = run_one(suite_dir, run, args)
         result.update(config=name, seed=seed)
-        shown = f"test accuracy {result['test_accuracy']:.4f}" if "error" not in result else f"FAILED: {result['error']}"
+        shown = (f"test accuracy {result['test_accuracy']:.4f}" if "error" not in result
+                 else f"FAILED: {result['error']}")
         print(f"  {run}: {shown} ({result['wall_seconds']:.0f} s)", flush=True)
         return result
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=FLAGS.jobs) as pool:
-        rows = list(pool.map(one, jobs))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=fv.jobs) as pool:
+        rows = list(pool.map(one, suite_jobs(suite, fv)))
     table = summarize(suite, description, configs, rows, suite_dir, common)
     print(table)
     print(f"Wrote {os.path.join(suite_dir, 'results.md')} and results.csv; "
@@ -188,29 +212,27 @@ def run_suite(suite: str) -> bool:
     return all("error" not in r for r in rows)
 
 
-def main(argv: list) -> int:
+def main(argv: list, fv: flags.FlagValues) -> int:
     if len(argv) > 1:
-        return _cli.fail(f"unexpected arguments {argv[1:]}")
-    suites = OFFLINE_SUITES if "all" in FLAGS.suite else list(FLAGS.suite)
-    ok = [run_suite(s) for s in suites]
-    if FLAGS.report:
-        write_report(FLAGS.report, suites)
+        raise _cli.UsageError(f"unexpected arguments {argv[1:]}")
+    suites = OFFLINE_SUITES if "all" in fv.suite else list(fv.suite)
+    # Determinism is process-wide: switched on once here, not by each (possibly concurrent) run.
+    with _cli.op_determinism(fv.deterministic):
+        ok = [run_suite(s, fv) for s in suites]
+    if fv.report:
+        write_report(fv.report, suites, fv)
     return 0 if all(ok) else 1
 
 
-def write_report(path: str, suites: list) -> None:
+def write_report(path: str, suites: list, fv: flags.FlagValues) -> None:
     """Concatenates the suites' results.md under the command that produced them."""
-    import datetime
-    import platform
-
-    import tensorflow as tf
     command = "python -m chapter5.compare " + " ".join(a for a in sys.argv[1:])
     parts = [f"<!-- Generated by `{command}` on {datetime.date.today().isoformat()}; do not edit by hand. -->",
              "", f"Generated by `{command}`", "",
              f"Machine: {os.cpu_count()} CPUs, {platform.platform()}, TensorFlow {tf.__version__}, "
-             f"data set `{FLAGS.dataset}`.", ""]
+             f"data set `{fv.dataset}`.", ""]
     for suite in suites:
-        with open(os.path.join(FLAGS.logdir, suite, "results.md")) as f:
+        with open(os.path.join(fv.logdir, suite, "results.md")) as f:
             parts.append(f.read().replace("# Suite", "## Suite", 1))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
@@ -219,4 +241,4 @@ def write_report(path: str, suites: list) -> None:
 
 
 if __name__ == "__main__":
-    _cli.run(main)
+    _cli.run(define_flags, main)

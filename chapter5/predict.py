@@ -18,28 +18,29 @@ from __future__ import annotations
 import os
 import sys
 
-from chapter5 import _cli
-from chapter5 import common
-from absl import flags
-
 import numpy as np
 import tensorflow as tf
+from absl import flags
 
+from chapter5 import _cli, common
 from dlfund import digits
+from dlfund.data.mnist import SOURCES
 from dlfund.errors import DataError, DlfundError
 from dlfund.models import get_model
 
-FLAGS = flags.FLAGS
 
-common.define_model_flags(FLAGS)
-common.define_data_flags(FLAGS)
-flags.adopt_module_key_flags(common)  # list the model and data flags in --helpshort too
-flags.DEFINE_string("logdir", None, "The run directory of a trained model (logs/<run_name>).")
-flags.DEFINE_string("checkpoint", "", "Checkpoint path prefix instead of the run's latest.")
-flags.DEFINE_string("save_preprocessed", "", "Directory to write each 28x28 network input as PNG.")
-flags.DEFINE_string("plot", "", "PNG file for a figure of the images beside their probability bars "
-                    "(needs matplotlib).")
-flags.mark_flag_as_required("logdir")
+def define_flags(fv: flags.FlagValues) -> None:
+    common.define_model_flags(fv)
+    common.define_data_flags(fv)
+    _cli.define_cli_flags(fv)
+    d = dict(flag_values=fv)
+    flags.DEFINE_string("logdir", None, "The run directory of a trained model (logs/<run_name>).", **d)
+    flags.DEFINE_string("checkpoint", "", "Checkpoint path prefix instead of the run's latest.", **d)
+    flags.DEFINE_string("save_preprocessed", "", "Directory to write each 28x28 network input as PNG.", **d)
+    flags.DEFINE_string("plot", "", "PNG file for a figure of the images beside their probability bars "
+                        "(needs matplotlib).", **d)
+    flags.mark_flag_as_required("logdir", flag_values=fv)
+
 
 BAR_WIDTH = 40
 
@@ -59,7 +60,7 @@ def plot(path: str, results: list, class_names) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(len(results), 3, figsize=(9, 2.6 * len(results)), squeeze=False)
-    for row, (name, original, prepared, probs) in zip(axes, results):
+    for row, (name, original, prepared, probs) in zip(axes, results, strict=True):
         row[0].imshow(original, cmap="gray", vmin=0, vmax=1)
         row[0].set_title(os.path.basename(name), fontsize=9)
         row[1].imshow(prepared, cmap="gray", vmin=0, vmax=1)
@@ -77,28 +78,27 @@ def plot(path: str, results: list, class_names) -> None:
     plt.close(fig)
 
 
-def main(argv: list) -> int:
+def main(argv: list, fv: flags.FlagValues) -> int:
     paths = argv[1:]
     if not paths:
-        return _cli.fail("give one or more image files or directories after the flags")
-    if FLAGS.plot:
+        raise _cli.UsageError("give one or more image files or directories after the flags")
+    if fv.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            return _cli.fail('--plot needs matplotlib, which is not installed: pip install -e ".[plot]" '
-                             "(or pip install matplotlib)")
-    common.apply_run_flags(FLAGS, FLAGS.logdir)
-    common.resolve_batch_norm(FLAGS)
-    if get_model(FLAGS.model).input_shape != (784,):
-        return _cli.fail(f"{FLAGS.logdir} holds a {FLAGS.model} model; predict reads digits for MNIST-format models")
+            raise _cli.UsageError('--plot needs matplotlib, which is not installed: pip install -e ".[plot]" '
+                                  "(or pip install matplotlib)") from None
+    common.apply_run_flags(fv, fv.logdir)
+    common.resolve_batch_norm(fv)
+    if get_model(fv.model).input_shape != (784,):
+        raise _cli.UsageError(f"{fv.logdir} holds a {fv.model} model; predict reads digits for MNIST-format models")
     images = digits.list_images(paths)
     if not images:
-        return _cli.fail(f"no PNG, JPEG, GIF or BMP files in {', '.join(paths)}")
-    g, sess, path = common.build_and_restore(FLAGS, FLAGS.logdir, FLAGS.checkpoint)
-    from dlfund.data.mnist import SOURCES
-    class_names = SOURCES[FLAGS.dataset].class_names if FLAGS.dataset in SOURCES else [str(i) for i in range(10)]
-    if FLAGS.save_preprocessed:
-        os.makedirs(FLAGS.save_preprocessed, exist_ok=True)
+        raise _cli.UsageError(f"no PNG, JPEG, GIF or BMP files in {', '.join(paths)}")
+    g, sess, _ = common.build_and_restore(fv, common.checkpoint_to_use(fv.logdir, fv.checkpoint))
+    class_names = SOURCES[fv.dataset].class_names if fv.dataset in SOURCES else [str(i) for i in range(10)]
+    if fv.save_preprocessed:
+        os.makedirs(fv.save_preprocessed, exist_ok=True)
     failures, results = 0, []
     # Not "with sess:": that would make the model's graph the default and turn the eager
     # image decoding in dlfund.digits into graph building.
@@ -106,10 +106,7 @@ def main(argv: list) -> int:
         for name in images:
             try:
                 gray = digits.load_grayscale(name)
-                try:
-                    prepared = digits.mnist_like(gray)
-                except DataError as e:
-                    raise DataError(f"{name}: {e}") from None
+                prepared = prepare(name, gray)
             except DlfundError as e:
                 print(f"error: {e}", file=sys.stderr, flush=True)
                 failures += 1
@@ -118,21 +115,32 @@ def main(argv: list) -> int:
             best = int(probs.argmax())
             print(f"{name}: predicted {class_names[best]} (probability {probs[best]:.3f})")
             print(bar_chart(probs, class_names), flush=True)
-            if FLAGS.save_preprocessed:
-                out = os.path.join(FLAGS.save_preprocessed, os.path.splitext(os.path.basename(name))[0] + "_28x28.png")
-                png = tf.io.encode_png((prepared[:, :, None] * 255).round().astype(np.uint8)).numpy()
-                with open(out, "wb") as f:
-                    f.write(png)
+            if fv.save_preprocessed:
+                save_png(os.path.join(fv.save_preprocessed, os.path.splitext(os.path.basename(name))[0] + "_28x28.png"),
+                         prepared)
             results.append((name, gray, prepared, probs))
     finally:
         sess.close()
-    if FLAGS.plot and results:
-        plot(FLAGS.plot, results, class_names)
-        print(f"Figure: {FLAGS.plot}")
+    if fv.plot and results:
+        plot(fv.plot, results, class_names)
+        print(f"Figure: {fv.plot}")
     if failures:
         print(f"{failures} of {len(images)} files could not be used.", file=sys.stderr)
     return 1 if failures else 0
 
 
+def prepare(name: str, gray: np.ndarray) -> np.ndarray:
+    """The MNIST-like 28x28 input of one image; errors name the file."""
+    try:
+        return digits.mnist_like(gray)
+    except DataError as e:
+        raise DataError(f"{name}: {e}") from None
+
+
+def save_png(path: str, prepared: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        f.write(tf.io.encode_png((prepared[:, :, None] * 255).round().astype(np.uint8)).numpy())
+
+
 if __name__ == "__main__":
-    _cli.run(main)
+    _cli.run(define_flags, main)

@@ -6,363 +6,146 @@ Prints the book's lines (``Epoch: 0001 cost = ...``, ``Validation Error: ...``,
 ``Test Accuracy: ...``), writes TensorBoard summaries and Saver checkpoints into
 ``--logdir/<run_name>/`` and resumes from the latest checkpoint there when the
 same command is run again. Ctrl-C saves a checkpoint and says how to resume.
+The training loop itself is :func:`dlfund.training.train`; this program turns
+flags into its configuration and hooks, holds the run directory's lock, wires
+Ctrl-C and SIGTERM to a clean stop, and prints.
 """
 
 from __future__ import annotations
 
-import datetime
-import json
-import math
+import contextlib
 import os
-import platform
-import shlex
 import signal
 import sys
-import time
-
-from chapter5 import _cli
-from chapter5 import common
-from absl import flags
+from typing import TextIO
 
 import tensorflow as tf
+from absl import flags
 
-import dlfund
-from dlfund import checkpoints, objectives, summaries
-from dlfund.errors import RunDirError
+from chapter5 import _cli, common, rundir
+from dlfund import checkpoints, summaries, training
+from dlfund.errors import DlfundError
 from dlfund.graph import build_graph
 from dlfund.models import get_model
 
 v1 = tf.compat.v1
-FLAGS = flags.FLAGS
 
-common.define_model_flags(FLAGS)
-common.define_data_flags(FLAGS)
-flags.adopt_module_key_flags(common)  # list the model and data flags in --helpshort too
-
-flags.DEFINE_enum("optimizer", "adam", objectives.OPTIMIZERS, "Optimizer (chapter 4's set).")
-flags.DEFINE_float("learning_rate", 1e-4, "Learning rate (the book's convnet: Adam 1e-4).", lower_bound=0.0)
-flags.DEFINE_float("momentum", 0.9, "Momentum (momentum optimizer; RMSProp's momentum, where 0 is plain RMSProp).",
-                   lower_bound=0.0, upper_bound=1.0)
-flags.DEFINE_bool("nesterov", False, "Nesterov momentum (momentum optimizer).")
-flags.DEFINE_float("beta1", 0.9, "Adam beta1.", lower_bound=0.0, upper_bound=1.0)
-flags.DEFINE_float("beta2", 0.999, "Adam beta2.", lower_bound=0.0, upper_bound=1.0)
-flags.DEFINE_float("epsilon", 1e-8, "Adam epsilon.", lower_bound=0.0)
-flags.DEFINE_integer("batch_size", 100, "Mini-batch size (the book: 100).", lower_bound=1)
-flags.DEFINE_integer("training_epochs", 10, "Total epochs; a resumed run trains only what is left "
-                     "(the book's listing says 1000).", lower_bound=1)
-flags.DEFINE_integer("max_steps", 0, "Stop at this global step (0 = no limit); for smoke runs and benchmarks.",
-                     lower_bound=0)
-flags.DEFINE_float("keep_prob", 0.5, "Dropout keep probability in training, in (0, 1] (the book: 0.5).")
-flags.DEFINE_integer("display_step", 1, "Print, evaluate, summarize and checkpoint every this many epochs.",
-                     lower_bound=1)
-flags.DEFINE_integer("seed", 0, "Random seed of initial weights, dropout and the data order.")
-flags.DEFINE_bool("shuffle", True, "Reshuffle the training set every epoch.")
-flags.DEFINE_bool("sort_by_label", False, "Visit the training set sorted by label every epoch (experiment).")
-flags.DEFINE_bool("deterministic", False, "TensorFlow op determinism: same seed, same numbers (slower).")
-flags.DEFINE_string("logdir", "logs", "Parent directory of run directories (TensorBoard --logdir).")
-flags.DEFINE_string("run_name", "", "Run directory name under --logdir; empty = <model>_<dataset>.")
-flags.DEFINE_integer("max_to_keep", 5, "Recent checkpoints kept in the run directory.", lower_bound=1)
-flags.DEFINE_integer("save_every_steps", 0, "Also checkpoint every this many steps (0 = only at display "
-                     "steps).", lower_bound=0)
-flags.DEFINE_integer("eval_batch_size", 1000, "Batch size for validation and test evaluation.", lower_bound=1)
-flags.DEFINE_integer("eval_examples", 0, "Evaluate on only the first N validation/test examples (0 = all; "
-                     "128 reproduces the CIFAR listings' single-batch test, errata E4).", lower_bound=0)
-flags.DEFINE_bool("summary_images", True, "Write input digits and first-layer filters to TensorBoard.")
-flags.DEFINE_integer("intra_op_threads", 0, "Threads inside one op (0 = TensorFlow's choice).", lower_bound=0)
-flags.DEFINE_integer("inter_op_threads", 1, "Ops run in parallel (0 = TensorFlow's choice; 1 measured fastest for "
-                     "these sequential networks, see docs/performance.md).", lower_bound=0)
-flags.DEFINE_enum("progress", "auto", ["auto", "on", "off"], "Progress bar within an epoch (auto: on a terminal).")
-
-flags.register_validator("keep_prob", lambda v: 0.0 < v <= 1.0, "--keep_prob must be in (0, 1]")
-flags.register_validator("learning_rate", lambda v: v > 0.0, "--learning_rate must be positive")
-flags.register_multi_flags_validator(["model", "dataset"], lambda d: _model_fits(d["model"], d["dataset"]),
-                                     "--model and --dataset do not fit: CIFAR models need --dataset=cifar10, "
-                                     "MNIST models an MNIST-format data set")
-
-# Flags not written into a run's flags.cfg: they say how to show or cap one invocation, not what the run is.
-UNSAVED_FLAGS = ("verbose", "debug", "progress", "max_steps")
+define_flags = common.define_training_flags
 
 
-def _model_fits(model: str, dataset: str) -> bool:
-    return (get_model(model).input_shape != (784,)) == (dataset == "cifar10")
+def config_from_flags(fv: flags.FlagValues) -> training.TrainConfig:
+    return training.TrainConfig(training_epochs=fv.training_epochs, batch_size=fv.batch_size, keep_prob=fv.keep_prob,
+                                display_step=fv.display_step, eval_batch_size=fv.eval_batch_size,
+                                eval_examples=fv.eval_examples)
 
 
-def run_dir() -> str:
-    return os.path.join(FLAGS.logdir, FLAGS.run_name or f"{FLAGS.model}_{FLAGS.dataset}")
-
-
-def flags_file_text() -> str:
-    """The resolved flags of this run, one ``--name=value`` per line (a reusable flagfile)."""
-    lines = {}
-    # absl files flags under the defining module's name ("chapter5.common", or the
-    # script path for the module run with -m): keep those of the chapter5 package.
-    for module, module_flags in FLAGS.flags_by_module_dict().items():
-        if "chapter5" not in module:
-            continue
-        for fl in module_flags:
-            if fl.name not in UNSAVED_FLAGS:
-                lines[fl.name] = fl.serialize() if fl.value is not None else f"--{fl.name}="
-    return "\n".join(lines[name] for name in sorted(lines)) + "\n"
-
-
-def load_data():
-    """Reads the data set chosen by the flags (see ``dlfund.data``)."""
-    return common.load_data(FLAGS, shuffle=FLAGS.shuffle, sort_by_label=FLAGS.sort_by_label, seed=FLAGS.seed,
-                            threads=FLAGS.intra_op_threads)
-
-
-def write_run_files(directory: str, resumed_from: str | None) -> None:
-    """Saves the resolved flags and a note saying what this run is and how to continue it."""
-    flagfile = os.path.join(directory, "flags.cfg")
-    with open(flagfile, "w") as f:
-        f.write(flags_file_text())
-    info = [
-        f"dlfund {dlfund.__version__} run '{os.path.basename(directory)}': model {FLAGS.model}, dataset {FLAGS.dataset}",
-        f"last started {datetime.datetime.now().isoformat(timespec='seconds')}"
-        + (f" (resumed from {os.path.basename(resumed_from)})" if resumed_from else " (new run)"),
-        f"TensorFlow {tf.__version__}, Python {platform.python_version()}, {platform.platform()}",
-        f"seed {FLAGS.seed}; deterministic ops {'on' if FLAGS.deterministic else 'off'}",
-        "command: python -m chapter5.train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-        "",
-        f"resume or extend: python -m chapter5.train --flagfile={flagfile} [--training_epochs=N]",
-        f"evaluate:         python -m chapter5.evaluate --logdir={directory}",
-        f"predict:          python -m chapter5.predict --logdir={directory} IMAGE...",
-        f"TensorBoard:      tensorboard --logdir={os.path.dirname(directory) or '.'}",
-    ]
-    with open(os.path.join(directory, "run_info.txt"), "w") as f:
-        f.write("\n".join(info) + "\n")
-
-
-def check_existing_run(directory: str) -> None:
-    """Refuses to resume a run directory that holds a different model."""
-    saved = os.path.join(directory, "flags.cfg")
-    if not os.path.exists(saved):
-        return
-    model = common.read_flags_file(saved).get("model", FLAGS.model)
-    if model != FLAGS.model:
-        raise RunDirError(f"{directory} holds a --model={model} run, not --model={FLAGS.model}; "
-                          "choose another --run_name (or --logdir) for a new run")
-
-
-def evaluate_set(sess, g, dataset, batch_size: int, limit: int = 0) -> tuple[float, float]:
-    """Accuracy and mean cost over a whole data set (or its first ``limit`` examples), in batches."""
-    correct, cost_sum, n = 0, 0.0, 0
-    for images, labels in dataset.batches(batch_size):
-        if limit and n + len(images) > limit:
-            images, labels = images[:limit - n], labels[:limit - n]
-        if not len(images):
-            break
-        c, batch_cost = sess.run([g.correct, g.cost], {g.x: images, g.y: labels})
-        correct += int(c)
-        cost_sum += float(batch_cost) * len(images)
-        n += len(images)
-    return (correct / n if n else float("nan")), (cost_sum / n if n else float("nan"))
-
-
-def write_results(directory: str, results: dict) -> None:
-    """Writes ``results.json``: this invocation's final numbers (read by chapter5.compare)."""
-    tmp = os.path.join(directory, "results.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(results, f, indent=1)
-    os.replace(tmp, os.path.join(directory, "results.json"))
-
-
-class _Stop:
-    """Records SIGINT/SIGTERM so the loop can stop at a step boundary and save."""
-
-    def __init__(self) -> None:
-        self.signal = None
-
-    def __call__(self, signum, frame) -> None:
-        if self.signal is not None:  # second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        self.signal = signum
-
-
-def session_config() -> v1.ConfigProto:
-    return v1.ConfigProto(intra_op_parallelism_threads=FLAGS.intra_op_threads,
-                          inter_op_parallelism_threads=FLAGS.inter_op_threads)
-
-
-def main(argv: list) -> int:
-    if len(argv) > 1:
-        return _cli.fail(f"unexpected arguments {argv[1:]}; flags look like --name=value "
-                         "(see --helpshort)")
-    common.resolve_batch_norm(FLAGS)
-    if FLAGS.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    spec = get_model(FLAGS.model)
-    data = load_data()
-    train_set = data.train
-    if FLAGS.batch_size > train_set.num_examples:
-        return _cli.fail(f"--batch_size={FLAGS.batch_size} is larger than the training set "
-                         f"({train_set.num_examples} examples)")
-    total_batch = train_set.num_examples // FLAGS.batch_size  # the book's steps per epoch
-    directory = run_dir()
-    check_existing_run(directory)
-
-    g = build_graph(spec, common.model_options(FLAGS), learning_rate=FLAGS.learning_rate,
-                    optimizer=FLAGS.optimizer, sparse_labels=FLAGS.dataset == "cifar10", seed=FLAGS.seed,
-                    optimizer_args=_optimizer_args(), summary_images=FLAGS.summary_images,
-                    max_to_keep=FLAGS.max_to_keep)
-    progress_enabled = None if FLAGS.progress == "auto" else FLAGS.progress == "on"
-
-    with checkpoints.RunDirLock(directory) as lock:
-        if lock.took_over_from:
-            print(f"Took over {directory} from process {lock.took_over_from}, which is no longer running.")
-        latest = checkpoints.latest_checkpoint(directory)
-        try:
-            write_run_files(directory, latest)
-        except OSError as e:
-            raise RunDirError(f"{directory}: not writable ({e.strerror or e}); choose another --logdir") from None
-        print(f"Data: {data.note}; {train_set.num_examples} training, {data.validation.num_examples} "
-              f"validation, {data.test.num_examples} test examples.")
-        print(f"Run directory: {directory}")
-
-        stop = _Stop()
-        old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            with g.graph.as_default(), v1.Session(graph=g.graph, config=session_config()) as sess:
-                return _train(sess, g, data, directory, latest, total_batch, stop, progress_enabled)
-        finally:
-            for s, h in old_handlers.items():
-                signal.signal(s, h)
-
-
-def _optimizer_args() -> dict:
-    name = FLAGS.optimizer
-    if name == "momentum":
-        return dict(momentum=FLAGS.momentum, nesterov=FLAGS.nesterov)
-    if name == "adam":
-        return dict(beta1=FLAGS.beta1, beta2=FLAGS.beta2, epsilon=FLAGS.epsilon)
-    if name == "rmsprop":
-        return dict(momentum=0.0 if FLAGS["momentum"].using_default_value else FLAGS.momentum)
+def optimizer_args(fv: flags.FlagValues) -> dict:
+    if fv.optimizer == "momentum":
+        return dict(momentum=fv.momentum, nesterov=fv.nesterov)
+    if fv.optimizer == "adam":
+        return dict(beta1=fv.beta1, beta2=fv.beta2, epsilon=fv.epsilon)
+    if fv.optimizer == "rmsprop":
+        return dict(momentum=0.0 if fv["momentum"].using_default_value else fv.momentum)
     return {}
 
 
-def _train(sess, g, data, directory, latest, total_batch, stop, progress_enabled) -> int:
-    train_set = data.train
-    writer = v1.summary.FileWriter(directory, graph=g.graph)
+class BookLines(training.Hook):
+    """Prints the listing's lines at every display step: ``Epoch: 0001 cost = ...``, ``Validation Error: ...``."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def display(self, state, avg_cost: float, validation_error: float | None) -> None:
+        print("Epoch:", "%04d" % (state.epoch + 1), "cost =", f"{avg_cost:.9f}", file=self.out, flush=True)
+        if validation_error is not None:
+            print("Validation Error:", "%.6f" % validation_error, file=self.out, flush=True)
+
+
+def main(argv: list, fv: flags.FlagValues, out: TextIO | None = None, signals: bool = True) -> int:
+    """Trains as the flags say; returns the exit code (130/143 when interrupted by SIGINT/SIGTERM).
+
+    Args:
+        argv: the arguments left after the flags (none are expected).
+        fv: the parsed flags (:func:`chapter5.common.define_training_flags`).
+        out: where the book's lines go (default: standard output).
+        signals: stop cleanly on SIGINT and SIGTERM (main thread only).
+
+    Raises:
+        DlfundError: bad input, a run directory in use, divergence: one message each.
+    """
+    if len(argv) > 1:
+        raise _cli.UsageError(f"unexpected arguments {argv[1:]}; flags look like --name=value (see --helpshort)")
+    out = out or sys.stdout
+    common.resolve_batch_norm(fv)
+    data = common.load_data(fv, shuffle=fv.shuffle, sort_by_label=fv.sort_by_label, seed=fv.seed,
+                            threads=fv.intra_op_threads)
+    if fv.batch_size > data.train.num_examples:
+        raise _cli.UsageError(f"--batch_size={fv.batch_size} is larger than the training set "
+                              f"({data.train.num_examples} examples)")
+    directory = rundir.run_dir(fv)
+    rundir.check_existing_run(directory, fv.model)
+    g = build_graph(get_model(fv.model), common.model_options(fv), learning_rate=fv.learning_rate,
+                    optimizer=fv.optimizer, optimizer_args=optimizer_args(fv), sparse_labels=fv.dataset == "cifar10",
+                    seed=fv.seed, summary_images=fv.summary_images, max_to_keep=fv.max_to_keep,
+                    fast_matmul_grad=fv.fast_matmul_grad)
+    with checkpoints.RunDirLock(directory) as lock, _cli.op_determinism(fv.deterministic):
+        if lock.took_over_from:
+            print(f"Took over {directory} from process {lock.took_over_from}, which is no longer running.", file=out)
+        rundir.write_run_files(directory, fv, checkpoints.latest_checkpoint(directory))
+        print(f"Data: {data.note}; {data.train.num_examples} training, {data.validation.num_examples} "
+              f"validation, {data.test.num_examples} test examples.", file=out)
+        print(f"Run directory: {directory}", file=out, flush=True)
+        stop = training.StopOnRequest()
+        with _cli.stop_on_signals(stop) if signals else contextlib.nullcontext(), \
+                v1.Session(graph=g.graph, config=_cli.session_config(fv)) as sess, \
+                _cli.file_writer(directory, g.graph) as writer:
+            return _train(sess, g, data, fv, directory, writer, stop, out)
+
+
+def _train(sess, g, data, fv: flags.FlagValues, directory: str, writer, stop: training.StopOnRequest,
+           out: TextIO) -> int:
+    resumed, note = training.restore_or_initialize(sess, g, directory, fv.init_checkpoint)
+    step = int(sess.run(g.global_step))
+    if resumed:
+        print(f"Resuming from {resumed} (global step {step}, {step // (data.train.num_examples // fv.batch_size)} "
+              f"of {fv.training_epochs} epochs done).", file=out)
+    elif fv.init_checkpoint:
+        print(f"Starting from {fv.init_checkpoint} (global step {step}){'; ' + note if note else ''}.", file=out)
+    held_out = data.validation if data.validation.num_examples else data.test
+    images, labels = next(held_out.batches(16))
+    history, progress = training.History(), _cli.ProgressHook(fv.batch_size, fv.progress)
+    hooks = [progress, training.DivergenceCheck(), BookLines(out),
+             training.SummaryWriterHook(writer, {g.x: images, g.y: labels}, getattr(data.train, "preview", None)),
+             training.CheckpointSaver(g.saver, directory, fv.save_every_steps), history, stop]
+    if fv.max_steps:
+        hooks.append(training.StopAtStep(fv.max_steps))
     try:
-        if latest:
-            checkpoints.check_compatible(latest, g.graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES))
-            g.saver.restore(sess, latest)
-        else:
-            sess.run(g.init_op)
-        step = int(sess.run(g.global_step))
-        start_epoch, step_in_epoch = divmod(step, total_batch)
-        if latest:
-            print(f"Resuming from {latest} (global step {step}, {start_epoch} of {FLAGS.training_epochs} "
-                  f"epochs done).")
-        train_set.seek(step * FLAGS.batch_size)
-        summary_feed = None
-        if g.summary_op is not None:
-            images, labels = next(data.validation.batches(16)) if data.validation.num_examples else \
-                next(data.test.batches(16))
-            summary_feed = {g.x: images, g.y: labels}
-        last_saved = step if latest else -1
-        train_feed_extra = {g.keep_prob: FLAGS.keep_prob}
-        if g.phase_train is not None:
-            train_feed_extra[g.phase_train] = True
-
-        def save(step_now: int) -> None:
-            nonlocal last_saved
-            if step_now != last_saved:
-                checkpoints.save(sess, g.saver, directory, step_now)
-                last_saved = step_now
-
-        # epoch_seconds: the whole epoch (steps, batching, validation, summaries, checkpoint);
-        # step_seconds: its training steps' sess.run alone, to show what the rest costs.
-        history = {"epoch": [], "cost": [], "validation_error": [], "epoch_seconds": [], "step_seconds": []}
-        startup_seconds = None
-        train_seconds = 0.0
-
-        def display(epoch: int, avg_cost: float, step_now: int) -> None:
-            print("Epoch:", "%04d" % (epoch + 1), "cost =", "{:.9f}".format(avg_cost), flush=True)
-            values = {"cost": avg_cost}
-            history["epoch"].append(epoch + 1)
-            history["cost"].append(avg_cost)
-            if data.validation.num_examples:
-                accuracy, _ = evaluate_set(sess, g, data.validation, FLAGS.eval_batch_size, FLAGS.eval_examples)
-                print("Validation Error:", "%.6f" % (1.0 - accuracy), flush=True)
-                values["validation error"] = 1.0 - accuracy
-                history["validation_error"].append(1.0 - accuracy)
-            writer.add_summary(summaries.scalar_summary(values), step_now)
-            if summary_feed is not None:
-                writer.add_summary(sess.run(g.summary_op, summary_feed), step_now)
-            writer.flush()
-            save(step_now)
-
-        epoch = start_epoch
-        while epoch < FLAGS.training_epochs:
-            if FLAGS.max_steps and step >= FLAGS.max_steps:
-                break
-            bar = _cli.Progress(total_batch - step_in_epoch, FLAGS.batch_size, enabled=progress_enabled)
-            cost_sum, steps_run = 0.0, 0
-            epoch_start = time.perf_counter()
-            step_seconds = 0.0
-            for _ in range(step_in_epoch, total_batch):
-                batch_x, batch_y = train_set.next_batch(FLAGS.batch_size)
-                feed = {g.x: batch_x, g.y: batch_y, **train_feed_extra}
-                # One run for the step and its cost (the book ran the forward pass a second time).
-                run_start = time.perf_counter()
-                _, batch_cost = sess.run([g.train_op, g.cost], feed)
-                step_seconds += time.perf_counter() - run_start
-                if startup_seconds is None:
-                    startup_seconds = time.time() - _cli.PROCESS_START
-                if not math.isfinite(batch_cost):
-                    bar.close()
-                    writer.flush()
-                    return _cli.fail(
-                        f"the cost became {batch_cost} at global step {step + 1} (epoch {epoch + 1}); training "
-                        f"diverged. Try a lower --learning_rate (now {FLAGS.learning_rate:g}). The last good "
-                        f"checkpoint is kept: {checkpoints.latest_checkpoint(directory) or 'none was saved yet'}")
-                step += 1
-                steps_run += 1
-                cost_sum += float(batch_cost)
-                bar.update(steps_run, cost_sum / steps_run)
-                if FLAGS.save_every_steps and step % FLAGS.save_every_steps == 0:
-                    save(step)
-                if stop.signal is not None or (FLAGS.max_steps and step >= FLAGS.max_steps):
-                    break
-            bar.close()
-            train_seconds += time.perf_counter() - epoch_start
-            finished_epoch = step % total_batch == 0
-            if stop.signal is not None:
-                save(step)
-                writer.flush()
-                name = signal.Signals(stop.signal).name
-                print(f"Interrupted by {name} at global step {step}; saved "
-                      f"{checkpoints.CHECKPOINT_PREFIX}-{step} in {directory}.")
-                print(f"Resume with: python -m chapter5.train --flagfile={os.path.join(directory, 'flags.cfg')}")
-                return 128 + stop.signal  # 130 for SIGINT, 143 for SIGTERM, as shells report them
-            if steps_run and (epoch % FLAGS.display_step == 0 or not finished_epoch
-                              or epoch + 1 == FLAGS.training_epochs):
-                display(epoch, cost_sum / steps_run, step)
-            history["epoch_seconds"].append(round(time.perf_counter() - epoch_start, 3))
-            history["step_seconds"].append(round(step_seconds, 3))
-            if not finished_epoch:
-                break  # --max_steps reached inside the epoch
-            epoch += 1
-            step_in_epoch = 0
-        if step > 0:
-            save(step)
-
-        print("Optimization Finished!")
-        accuracy, test_cost = evaluate_set(sess, g, data.test, FLAGS.eval_batch_size, FLAGS.eval_examples)
-        writer.add_summary(summaries.scalar_summary({"test accuracy": accuracy, "test cost": test_cost}), step)
-        print("Test Accuracy:", "%.6f" % accuracy, flush=True)
-        write_results(directory, {"model": FLAGS.model, "dataset": FLAGS.dataset, "seed": FLAGS.seed,
-                                  "global_step": step, "test_accuracy": accuracy, "test_cost": test_cost,
-                                  "train_seconds": round(train_seconds, 3),
-                                  "startup_seconds": startup_seconds and round(startup_seconds, 3), **history})
-        return 0
+        state = training.train(sess, g, data, config_from_flags(fv), hooks)
+    except training.TrainingDiverged as e:
+        progress.close()
+        raise DlfundError(f"{e}; training diverged. Try a lower --learning_rate (now {fv.learning_rate:g}). The last "
+                          f"good checkpoint is kept: {checkpoints.latest_checkpoint(directory) or 'none was saved yet'}"
+                          ) from None
     except KeyboardInterrupt:
-        print("\nStopped by a second interrupt without saving; the previous checkpoints are kept.")
+        progress.close()
+        print("\nStopped by a second interrupt without saving; the previous checkpoints are kept.", file=out)
         return _cli.EXIT_INTERRUPTED
-    finally:
-        writer.close()
+    if state.interrupted:
+        print(f"Interrupted by {stop.reason} at global step {state.global_step}; saved "
+              f"{checkpoints.CHECKPOINT_PREFIX}-{state.global_step} in {directory}.", file=out)
+        print(f"Resume with: python -m chapter5.train --flagfile={os.path.join(directory, 'flags.cfg')}", file=out)
+        return 128 + signal.Signals[stop.reason]  # 130 for SIGINT, 143 for SIGTERM, as shells report them
+    print("Optimization Finished!", file=out)
+    test = training.evaluate_set(sess, g, data.test, fv.eval_batch_size, fv.eval_examples)
+    writer.add_summary(summaries.scalar_summary({"test accuracy": test.accuracy, "test cost": test.cost}),
+                       state.global_step)
+    print("Test Accuracy:", "%.6f" % test.accuracy, file=out, flush=True)
+    startup = history.first_step_time and round(history.first_step_time - _cli.PROCESS_START, 3)
+    rundir.write_results(directory, {"model": fv.model, "dataset": fv.dataset, "seed": fv.seed,
+                                     "global_step": state.global_step, "test_accuracy": test.accuracy,
+                                     "test_cost": test.cost, "startup_seconds": startup, **history.as_dict()})
+    return 0
 
 
 if __name__ == "__main__":
-    _cli.run(main)
+    _cli.run(define_flags, main)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -32,15 +32,26 @@ def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
         return np.where(totals > 0, np.diag(cm) / np.maximum(totals, 1), np.nan)
 
 
-def format_confusion(cm: np.ndarray, class_names: Sequence[str]) -> str:
-    """The confusion matrix and per-class accuracy as a fixed-width text table."""
-    names = [str(n)[:7] for n in class_names]
-    width = max(7, len(str(cm.max())) + 1)
-    head = "true\\pred " + "".join(f"{n:>{width}}" for n in names) + "   accuracy"
-    lines = [head]
+def format_confusion(cm: np.ndarray, class_names: Sequence[str], short_names: Sequence[str] | None = None) -> str:
+    """The confusion matrix and per-class accuracy as a text table.
+
+    Columns are headed by ``short_names`` (default: the class names), every
+    column as wide as its longest entry plus two spaces of separation; rows are
+    labelled with the full names.
+
+    Args:
+        cm: int [n, n], row = true class, column = predicted class.
+        class_names: the n class names.
+        short_names: optional short column headings (e.g. ``plane`` for ``airplane``).
+    """
+    heads = [str(n) for n in (short_names or class_names)]
+    width = max(max(len(h) for h in heads), len(str(cm.max()))) + 2
+    corner = "true \\ predicted"
+    label = max(len(corner), max(len(str(n)) for n in class_names))
     acc = per_class_accuracy(cm)
+    lines = [f"{corner:>{label}}" + "".join(f"{h:>{width}}" for h in heads) + "   accuracy"]
     for i, row in enumerate(cm):
-        lines.append(f"{names[i]:>9} " + "".join(f"{v:>{width}d}" for v in row) + f"   {acc[i]:.4f}")
+        lines.append(f"{str(class_names[i]):>{label}}" + "".join(f"{v:>{width}d}" for v in row) + f"   {acc[i]:.4f}")
     return "\n".join(lines)
 
 
@@ -98,22 +109,30 @@ def sprite(images: np.ndarray) -> np.ndarray:
     return grid
 
 
-def write_projector(directory: str, embeddings: np.ndarray, images: np.ndarray, labels: np.ndarray,
+def write_projector(run_dir: str, subdir: str, embeddings: np.ndarray, images: np.ndarray, labels: np.ndarray,
                     class_names: Sequence[str], predicted: np.ndarray | None = None,
-                    tensor_name: str = "last_hidden_layer") -> None:
-    """Writes an embedding for TensorBoard's projector (Book §5.12's t-SNE view).
+                    tensor_name: str = "test images: last hidden layer") -> None:
+    """Writes an embedding for TensorBoard's projector (Book §5.12's t-SNE view) so it is the first one shown.
+
+    The embedding (as TSV), its labels and the sprite go into ``run_dir/subdir``;
+    the projector's configuration goes into ``run_dir`` itself, with paths
+    relative to it, so the run's own projector view lists this embedding first
+    (the projector puts embeddings with labels before the run's checkpoint
+    tensors) and the files can be moved together.
 
     Args:
-        directory: a TensorBoard log directory (e.g. ``logs/<run>/eval``).
+        run_dir: a TensorBoard run directory (e.g. ``logs/quickstart``).
+        subdir: where the files go inside it (e.g. ``eval``).
         embeddings: float32 [n, d], e.g. the last hidden layer's activations.
         images: [n, h, w] or [n, h, w, c], shown as the points' thumbnails.
         labels: int [n] true classes.
         class_names: names of the classes, written in the metadata.
-        predicted: optional int [n] predictions, a second metadata column.
+        predicted: optional int [n] predictions, two more metadata columns.
         tensor_name: the embedding's name in the projector.
     """
     from tensorboard.plugins import projector
 
+    directory = os.path.join(run_dir, subdir)
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "metadata.tsv"), "w") as f:
         f.write("label\tclass" + ("\tpredicted\tcorrect" if predicted is not None else "") + "\n")
@@ -122,21 +141,17 @@ def write_projector(directory: str, embeddings: np.ndarray, images: np.ndarray, 
             if predicted is not None:
                 row += f"\t{class_names[int(predicted[i])]}\t{'yes' if predicted[i] == label else 'no'}"
             f.write(row + "\n")
-    sheet = sprite(images)
     with open(os.path.join(directory, "sprite.png"), "wb") as f:
-        f.write(tf.io.encode_png(sheet).numpy())
-    graph = tf.Graph()
-    with graph.as_default():
-        var = v1.Variable(np.asarray(embeddings, np.float32), name=tensor_name)
-        saver = v1.train.Saver([var])
-        with v1.Session(graph=graph) as sess:
-            sess.run(var.initializer)
-            saver.save(sess, os.path.join(directory, "embedding.ckpt"))
+        f.write(tf.io.encode_png(sprite(images)).numpy())
+    np.savetxt(os.path.join(directory, "embedding.tsv"), np.asarray(embeddings, np.float32), fmt="%.5g",
+               delimiter="\t")
     config = projector.ProjectorConfig()
     emb = config.embeddings.add()
     emb.tensor_name = tensor_name
-    emb.metadata_path = "metadata.tsv"
-    emb.sprite.image_path = "sprite.png"
+    emb.tensor_path = f"{subdir}/embedding.tsv"
+    emb.tensor_shape.extend(np.shape(embeddings))
+    emb.metadata_path = f"{subdir}/metadata.tsv"
+    emb.sprite.image_path = f"{subdir}/sprite.png"
     h, w = np.asarray(images).shape[1:3]
     emb.sprite.single_image_dim.extend([w, h])
-    projector.visualize_embeddings(directory, config)
+    projector.visualize_embeddings(run_dir, config)

@@ -24,7 +24,7 @@ same ``gamma * (x - mean) / sqrt(var + eps) + beta``.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -61,7 +61,7 @@ class RunDirLock:
     def __init__(self, run_dir: str) -> None:
         self.run_dir = run_dir
         self.path = os.path.join(run_dir, LOCK_FILE)
-        self.took_over_from: Optional[int] = None
+        self.took_over_from: int | None = None
         self._held = False
 
     def acquire(self) -> None:
@@ -85,14 +85,15 @@ class RunDirLock:
                     pass
                 continue
             except OSError as e:
-                raise RunDirError(f"{self.run_dir}: not writable ({e.strerror or e}); choose another --logdir") from None
+                raise RunDirError(f"{self.run_dir}: not writable ({e.strerror or e}); "
+                                  "choose another --logdir") from None
             with os.fdopen(fd, "w") as f:
                 f.write(f"{os.getpid()}\n")
             self._held = True
             return
         raise RunDirError(f"{self.path}: could not take the lock")
 
-    def _owner(self) -> Optional[int]:
+    def _owner(self) -> int | None:
         try:
             with open(self.path) as f:
                 return int(f.read().strip() or 0) or None
@@ -107,7 +108,7 @@ class RunDirLock:
                 pass
         self._held = False
 
-    def __enter__(self) -> "RunDirLock":
+    def __enter__(self) -> RunDirLock:
         self.acquire()
         return self
 
@@ -115,7 +116,7 @@ class RunDirLock:
         self.release()
 
 
-def latest_checkpoint(run_dir: str) -> Optional[str]:
+def latest_checkpoint(run_dir: str) -> str | None:
     """Path prefix of the newest complete checkpoint in ``run_dir``, or None."""
     if not os.path.isdir(run_dir):
         return None
@@ -131,6 +132,8 @@ def checkpoint_step(path: str) -> int:
 def check_compatible(checkpoint: str, var_list: Sequence[tf.Variable]) -> None:
     """Raises CheckpointError listing every variable the checkpoint lacks or has with another shape.
 
+    For resuming a run from its own checkpoints, which hold these very names.
+
     Args:
         checkpoint: checkpoint path prefix.
         var_list: the variables to restore.
@@ -139,10 +142,7 @@ def check_compatible(checkpoint: str, var_list: Sequence[tf.Variable]) -> None:
         CheckpointError: one message naming the checkpoint, the missing
             variables and the shape mismatches.
     """
-    try:
-        stored = dict(tf.train.list_variables(checkpoint))
-    except (tf.errors.OpError, ValueError) as e:
-        raise CheckpointError(f"{checkpoint}: not a readable checkpoint ({str(e).splitlines()[0]})") from None
+    stored = _stored_shapes(checkpoint)
     missing, wrong = [], []
     for v in var_list:
         name = v.op.name
@@ -151,17 +151,140 @@ def check_compatible(checkpoint: str, var_list: Sequence[tf.Variable]) -> None:
         elif list(stored[name]) != v.shape.as_list():
             wrong.append(f"{name} (checkpoint {list(stored[name])}, model {v.shape.as_list()})")
     if missing or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)}: {', '.join(missing[:12])}" + (" ..." if len(missing) > 12 else ""))
-        if wrong:
-            parts.append(f"wrong shape: {', '.join(wrong[:12])}")
         model_vars = {v.op.name for v in var_list}
         extra = sorted(n for n in stored if n not in model_vars and not is_optimizer_state(n))
-        if extra:
-            parts.append(f"in the checkpoint but not in the model: {', '.join(extra[:12])}")
-        raise CheckpointError(f"{checkpoint} does not match this model; " + "; ".join(parts) +
-                              ". Check --model (and --hidden_units) against the run that wrote it.")
+        raise CheckpointError(_mismatch_message(checkpoint, missing, wrong, extra))
+
+
+#: Batch-norm moving averages in checkpoints of the book's own code, by the TensorFlow that wrote it.
+#: ``X`` is the layer's scope twice (``cifar_conv_bn_model/conv_1/cifar_conv_bn_model/conv_1``):
+#: the name TF 1.2 and later give the mean, the variance, and the zero-debias bookkeeping
+#: that only 0.12 writes (not needed to restore: the averages themselves are debiased).
+BOOK_ERA_AVERAGES = (
+    ("TensorFlow 1.2 or later", "{X}/moments/Squeeze", "{X}/moments/Squeeze_1"),
+    ("TensorFlow 0.8-1.1", "{X}/moments/moments_1/mean", "{X}/moments/moments_1/variance"),
+    ("TensorFlow 0.7", "{X}/moments/Squeeze_3", "{X}/moments/variance"),  # conv layers
+    ("TensorFlow 0.7", "{X}/moments/Squeeze_1", "{X}/moments/variance"),  # fc layers
+)
+_EMA = "/ExponentialMovingAverage"
+_ZERO_DEBIAS_PARTS = (_EMA + "/biased", _EMA + "/local_step")
+
+
+def _stored_shapes(checkpoint: str) -> dict:
+    try:
+        return dict(tf.train.list_variables(checkpoint))
+    except (tf.errors.OpError, ValueError) as e:
+        raise CheckpointError(f"{checkpoint}: not a readable checkpoint ({str(e).splitlines()[0]})") from None
+
+
+def checkpoint_names(var_names: Sequence[str], stored: dict) -> tuple[dict, set]:
+    """Maps each model variable name to its name in a checkpoint, whichever TensorFlow wrote it.
+
+    Weights, biases, ``beta``, ``gamma`` and ``global_step`` keep their names in
+    every version; only the batch-norm moving averages were named after the
+    internal ops of ``tf.nn.moments``, which changed (:data:`BOOK_ERA_AVERAGES`).
+    Each layer's pair is looked up as one, in the first naming the checkpoint has.
+
+    Args:
+        var_names: the model's variable names (as this code names them, TF 1.2+).
+        stored: the checkpoint's ``{name: shape}``.
+
+    Returns:
+        ({model name: checkpoint name}, the set of TensorFlow versions whose
+        naming was used for the averages).
+    """
+    mapping, eras = {}, set()
+    for name in var_names:
+        mapping[name] = name
+        if not name.endswith("/moments/Squeeze" + _EMA):
+            continue
+        layer = name[:-len("/moments/Squeeze" + _EMA)]
+        variance = f"{layer}/moments/Squeeze_1{_EMA}"
+        for era, mean_name, var_name in BOOK_ERA_AVERAGES:
+            mean_name, var_name = mean_name.format(X=layer) + _EMA, var_name.format(X=layer) + _EMA
+            if mean_name in stored and var_name in stored:
+                mapping[name], mapping[variance] = mean_name, var_name
+                eras.add(era)
+                break
+    return mapping, eras
+
+
+def model_variable_map(checkpoint: str, var_list: Sequence[tf.Variable]) -> tuple[dict, str]:
+    """``{checkpoint name: variable}`` to restore a model from ``checkpoint``, checked completely.
+
+    Every variable must be in the checkpoint with its shape, and every model
+    variable of the checkpoint must be used (optimizer state and 0.12's
+    zero-debias bookkeeping excepted), so nothing is restored only in part.
+
+    Returns:
+        (the map, a note naming the TensorFlow whose batch-norm names were read).
+
+    Raises:
+        CheckpointError: naming what is missing, of another shape, or unused.
+    """
+    stored = _stored_shapes(checkpoint)
+    names, eras = checkpoint_names([v.op.name for v in var_list], stored)
+    missing, wrong = [], []
+    for v in var_list:
+        stored_name = names[v.op.name]
+        if stored_name not in stored:
+            missing.append(v.op.name)
+        elif list(stored[stored_name]) != v.shape.as_list():
+            wrong.append(f"{v.op.name} (checkpoint {list(stored[stored_name])}, model {v.shape.as_list()})")
+    used = set(names.values())
+    unused = sorted(n for n in stored if n not in used and not is_optimizer_state(n)
+                    and not n.endswith(_ZERO_DEBIAS_PARTS))
+    if missing or wrong or unused:
+        raise CheckpointError(_mismatch_message(checkpoint, missing, wrong, unused))
+    note = "batch-norm averages named as by " + " and ".join(sorted(eras)) if eras - {BOOK_ERA_AVERAGES[0][0]} else ""
+    return {names[v.op.name]: v for v in var_list}, note
+
+
+def _mismatch_message(checkpoint: str, missing: list, wrong: list, unused: list) -> str:
+    parts = []
+    if missing:
+        parts.append(f"missing {len(missing)}: {', '.join(missing[:12])}" + (" ..." if len(missing) > 12 else ""))
+    if wrong:
+        parts.append(f"wrong shape: {', '.join(wrong[:12])}")
+    if unused:
+        parts.append(f"in the checkpoint but not in the model: {', '.join(unused[:12])}"
+                     + (" ..." if len(unused) > 12 else ""))
+    hint = "Check --model (and --hidden_units) against the run that wrote it."
+    if unused and not missing and not wrong and all("/output/" in n for n in unused):
+        hint = ("These are the output layer's batch norm of the book's listing (errata E1): "
+                "pass --book_output_relu to build the network as printed.")
+    return f"{checkpoint} does not match this model; " + "; ".join(parts) + ". " + hint
+
+
+def checkpoint_exists(path: str) -> bool:
+    """True if ``path`` is a checkpoint prefix (``path.index``, TF 0.12+) or a V1 checkpoint file (TF <= 0.11)."""
+    return tf.io.gfile.exists(path + ".index") or (os.path.isfile(path) and not path.endswith(".meta"))
+
+
+def restore_model(sess: v1.Session, graph: tf.Graph, var_list: Sequence[tf.Variable], checkpoint: str) -> str:
+    """Restores a model's variables from a checkpoint of this code or of the book's own (any TF version).
+
+    Args:
+        sess: a session of ``graph``.
+        graph: the graph holding ``var_list``.
+        var_list: the model's variables (weights, batch-norm parameters and
+            averages, global step; not the optimizer's).
+        checkpoint: path prefix (or V1 file) of the checkpoint.
+
+    Returns:
+        A note on the batch-norm naming read ("" for this code's own).
+
+    Raises:
+        CheckpointError: the checkpoint is missing or does not match (see
+            :func:`model_variable_map`).
+    """
+    if not checkpoint_exists(checkpoint):
+        raise CheckpointError(f"{checkpoint}: no such checkpoint (expected {checkpoint}.index, "
+                              "or a single-file checkpoint of TensorFlow 0.11 or older)")
+    mapping, note = model_variable_map(checkpoint, var_list)
+    with graph.as_default():
+        v1.train.Saver(var_list=mapping).restore(sess, checkpoint)
+    return note
 
 
 def save(sess: v1.Session, saver: v1.train.Saver, run_dir: str, global_step: int) -> str:
@@ -177,5 +300,6 @@ def save(sess: v1.Session, saver: v1.train.Saver, run_dir: str, global_step: int
     except (tf.errors.OpError, OSError) as e:
         msg = getattr(e, "message", None) or str(e)
         full = "No space left" in msg or getattr(e, "errno", None) == errno.ENOSPC
-        raise RunDirError(f"{run_dir}: could not save a checkpoint at step {global_step} "
-                          f"({'disk full' if full else msg.splitlines()[0]}); the previous checkpoints are kept") from None
+        reason = "disk full" if full else msg.splitlines()[0]
+        raise RunDirError(f"{run_dir}: could not save a checkpoint at step {global_step} ({reason}); "
+                          "the previous checkpoints are kept") from None

@@ -16,12 +16,14 @@ graph of its own, and returns the handles as a :class:`ModelGraph`.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+import contextlib
+from typing import NamedTuple
 
 import tensorflow as tf
 
 from dlfund import checkpoints, summaries
-from dlfund.models import ModelOptions, ModelSpec
+from dlfund.fast_matmul_grad import batched_input_gradients
+from dlfund.models import LAST_HIDDEN_LAYER, ModelOptions, ModelSpec
 from dlfund.objectives import evaluate, loss, training
 
 v1 = tf.compat.v1
@@ -37,6 +39,7 @@ class ModelGraph(NamedTuple):
         keep_prob: float32 scalar placeholder (default 1.0: no dropout).
         phase_train: bool scalar placeholder (default False) or None.
         output: float32 logits [None, 10].
+        hidden: float32 [None, d], the last hidden layer (the output layer's input).
         probabilities: float32 softmax of ``output`` [None, 10].
         cost: float32 scalar, mean cross-entropy.
         train_op: one optimizer step (None if built without training).
@@ -44,28 +47,31 @@ class ModelGraph(NamedTuple):
         correct: int32 scalar, number of correct predictions in the batch fed.
         global_step: int32 variable (as the book's) ``<scope>/global_step``.
         saver: Saver over all global variables (model, optimizer, moving averages).
-        model_saver: Saver over the model's own variables only (weights,
-            batch-norm averages, global step): restores book-era checkpoints.
         summary_op: merged histograms and images, or None.
         init_op: initializer of all variables.
+        variables_finite: bool [len(checked_variables)], whether each float
+            variable holds only finite values (run before saving).
+        checked_variables: names of the variables ``variables_finite`` checks.
         spec: the model's :class:`ModelSpec`.
     """
     graph: tf.Graph
     x: tf.Tensor
     y: tf.Tensor
     keep_prob: tf.Tensor
-    phase_train: Optional[tf.Tensor]
+    phase_train: tf.Tensor | None
     output: tf.Tensor
+    hidden: tf.Tensor
     probabilities: tf.Tensor
     cost: tf.Tensor
-    train_op: Optional[tf.Operation]
+    train_op: tf.Operation | None
     eval_op: tf.Tensor
     correct: tf.Tensor
     global_step: tf.Variable
     saver: v1.train.Saver
-    model_saver: v1.train.Saver
-    summary_op: Optional[tf.Tensor]
+    summary_op: tf.Tensor | None
     init_op: tf.Operation
+    variables_finite: tf.Tensor
+    checked_variables: tuple
     spec: ModelSpec
 
 
@@ -80,9 +86,9 @@ def model_variables(scope: str) -> list:
 
 
 def build_graph(spec: ModelSpec, options: ModelOptions = ModelOptions(), *, learning_rate: float = 1e-4,
-                optimizer: str = "adam", optimizer_args: Optional[dict] = None, sparse_labels: bool = False,
-                seed: Optional[int] = None, with_training: bool = True, summary_images: bool = True,
-                max_to_keep: int = 5) -> ModelGraph:
+                optimizer: str = "adam", optimizer_args: dict | None = None, sparse_labels: bool = False,
+                seed: int | None = None, with_training: bool = True, summary_images: bool = True,
+                max_to_keep: int = 5, fast_matmul_grad: bool = False) -> ModelGraph:
     """Builds placeholders, model, loss, training and evaluation in a new graph.
 
     Args:
@@ -98,6 +104,9 @@ def build_graph(spec: ModelSpec, options: ModelOptions = ModelOptions(), *, lear
         with_training: build the optimizer (False for evaluation and prediction).
         summary_images: add image summaries (input digits, first-layer filters).
         max_to_keep: how many recent checkpoints the Saver keeps.
+        fast_matmul_grad: compute the input gradient of wide fc layers with
+            :mod:`dlfund.fast_matmul_grad` (same values, another CPU kernel;
+            off by default, see docs/performance.md).
 
     Returns:
         A :class:`ModelGraph`.
@@ -108,39 +117,42 @@ def build_graph(spec: ModelSpec, options: ModelOptions = ModelOptions(), *, lear
             v1.set_random_seed(seed)
         with v1.variable_scope(spec.scope):
             x = v1.placeholder(tf.float32, [None, *spec.input_shape], name="x")
-            if sparse_labels:
-                y = v1.placeholder(tf.int32, [None], name="y")
-            else:
-                y = v1.placeholder(tf.float32, [None, 10], name="y")
+            y = v1.placeholder(tf.int32, [None], name="y") if sparse_labels else \
+                v1.placeholder(tf.float32, [None, 10], name="y")
             # Defaults make evaluation and prediction feeds short: no dropout, inference mode.
             keep_prob = v1.placeholder_with_default(1.0, [], name="keep_prob")
             phase_train = v1.placeholder_with_default(False, [], name="phase_train") if spec.batch_norm else None
 
-            output = spec.build(x, keep_prob, phase_train, options)
+            with batched_input_gradients(graph) if fast_matmul_grad else contextlib.nullcontext():
+                output = spec.inference(x, keep_prob, phase_train, options)
+            hidden = graph.get_collection(LAST_HIDDEN_LAYER)[-1]
             probabilities = tf.nn.softmax(output, name="probabilities")
             cost = loss(output, y)
             global_step = v1.Variable(0, name="global_step", trainable=False)
-            train_op = None
-            if with_training:
-                train_op = training(cost, global_step, learning_rate, optimizer, add_summary=False,
-                                    **(optimizer_args or {}))
+            train_op = training(cost, global_step, learning_rate, optimizer, add_summary=False,
+                                **(optimizer_args or {})) if with_training else None
             eval_op = evaluate(output, y, add_summary=False)
             truth = tf.cast(y, tf.int64) if sparse_labels else tf.argmax(y, 1)
             correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(output, 1), truth), tf.int32), name="correct")
 
-        summaries.weight_histograms(v1.trainable_variables())
-        if summary_images and len(spec.input_shape) == 1:
-            side = int(round(spec.input_shape[0] ** 0.5))
-            summaries.input_images(x, (side, side, 1))
-        elif summary_images:
-            summaries.input_images(x, spec.input_shape)
-        if not summary_images:
-            # filter_summary was added by the model; drop image summaries on request.
-            col = graph.get_collection_ref(v1.GraphKeys.SUMMARIES)
-            col[:] = [s for s in col if not s.op.type == "ImageSummary"]
-        summary_op = v1.summary.merge_all()
+        summary_op = _merged_summaries(graph, spec, x, summary_images)
         saver = v1.train.Saver(max_to_keep=max_to_keep)
-        model_saver = v1.train.Saver(var_list=model_variables(spec.scope), max_to_keep=max_to_keep)
         init_op = v1.global_variables_initializer()
-    return ModelGraph(graph, x, y, keep_prob, phase_train, output, probabilities, cost, train_op, eval_op,
-                      correct, global_step, saver, model_saver, summary_op, init_op, spec)
+        checked = [v for v in v1.global_variables() if v.dtype.base_dtype.is_floating]
+        with tf.name_scope("variables_finite"):
+            variables_finite = tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in checked])
+    return ModelGraph(graph, x, y, keep_prob, phase_train, output, hidden, probabilities, cost, train_op, eval_op,
+                      correct, global_step, saver, summary_op, init_op, variables_finite,
+                      tuple(v.op.name for v in checked), spec)
+
+
+def _merged_summaries(graph: tf.Graph, spec: ModelSpec, x: tf.Tensor, images: bool) -> tf.Tensor | None:
+    """Weight histograms, and with ``images`` the input images (the model added the filters)."""
+    summaries.weight_histograms(v1.trainable_variables())
+    if images:
+        side = int(round(spec.input_shape[0] ** 0.5))
+        summaries.input_images(x, (side, side, 1) if len(spec.input_shape) == 1 else spec.input_shape)
+    else:
+        col = graph.get_collection_ref(v1.GraphKeys.SUMMARIES)
+        col[:] = [s for s in col if s.op.type != "ImageSummary"]
+    return v1.summary.merge_all()

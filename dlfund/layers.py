@@ -18,7 +18,7 @@ models pass ``activation=None`` for the output layer.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
@@ -26,7 +26,7 @@ from dlfund.batch_norm import conv_batch_norm, layer_batch_norm
 
 v1 = tf.compat.v1
 
-Activation = Optional[Callable[[tf.Tensor], tf.Tensor]]
+Activation = Callable[[tf.Tensor], tf.Tensor] | None
 
 #: Activation functions by flag name; ``none`` gives the identity.
 ACTIVATIONS = {
@@ -75,42 +75,8 @@ def weight_initializer(name: str, fan_in: int):
     raise ValueError(f"unknown weight initializer {name!r}; choose one of {', '.join(WEIGHT_INITS)}")
 
 
-#: From this many outputs on, :func:`layer` asks for its input gradient through :func:`_matmul`.
-#: ``dy @ W^T`` per batch of 100 here, ``MatMul`` against ``BatchMatMulV2``: W [3136, 1024]
-#: 5.5 against 3.6 ms, [784, 1024] 1.5 against 1.0, [256, 1024] 0.71 against 0.45;
-#: [2304, 384] equal; [784, 256], [384, 192] and [1024, 10] 0.07-0.12 ms slower.
-_BATCHED_GRAD_MIN_OUT = 512
-
-
-@tf.custom_gradient
-def _matmul(x: tf.Tensor, W: tf.Tensor):
-    """``x @ W`` whose input gradient ``dy @ W^T`` is computed as a one-item batched product.
-
-    Same values as ``tf.matmul``; only the kernel of the backward pass differs.
-    On CPU, oneDNN's ``MatMul`` with a transposed W [3136, 1024] (the MNIST
-    convnet's fc layer) is slow: 5.5 ms per batch of 100 here, while
-    ``BatchMatMulV2`` on the same operands takes 2.2-3.6 ms. In the whole
-    training step (3-step chunks of each variant alternated 150 times) this
-    measured 2% faster than the ``(W @ dy^T)^T`` form used before and 7% faster
-    than ``tf.matmul``'s own gradient (docs/performance.md).
-    """
-    def grad(dy):
-        dx = tf.linalg.matmul(dy[tf.newaxis], W[tf.newaxis], transpose_b=True)[0]
-        dW = tf.matmul(x, dy, transpose_a=True)
-        return dx, dW
-
-    return tf.matmul(x, W), grad
-
-
-def _weights_and_bias(weight_shape: Sequence[int], bias_shape: Sequence[int], fan_in: int,
-                      weight_init: str) -> tuple[tf.Variable, tf.Variable]:
-    W = v1.get_variable("W", weight_shape, initializer=weight_initializer(weight_init, fan_in))
-    b = v1.get_variable("b", bias_shape, initializer=v1.constant_initializer(value=0))
-    return W, b
-
-
 def layer(input: tf.Tensor, weight_shape: Sequence[int], bias_shape: Sequence[int],
-          phase_train: Optional[tf.Tensor] = None, *, activation: Activation = tf.nn.relu,
+          phase_train: tf.Tensor | None = None, *, activation: Activation = tf.nn.relu,
           weight_init: str = "book", update_averages_in_inference: bool = False) -> tf.Tensor:
     """A fully connected layer: ``activation(batch_norm(input @ W + b))`` (Book §3, §5.10).
 
@@ -127,9 +93,11 @@ def layer(input: tf.Tensor, weight_shape: Sequence[int], bias_shape: Sequence[in
     Returns:
         float32 [batch, n_out].
     """
-    W, b = _weights_and_bias(weight_shape, bias_shape, weight_shape[0], weight_init)
-    matmul = _matmul if weight_shape[1] >= _BATCHED_GRAD_MIN_OUT else tf.matmul
-    logits = matmul(input, tf.convert_to_tensor(W)) + b
+    weight_init = weight_initializer(weight_init, fan_in=weight_shape[0])
+    bias_init = v1.constant_initializer(value=0)
+    W = v1.get_variable("W", weight_shape, initializer=weight_init)
+    b = v1.get_variable("b", bias_shape, initializer=bias_init)
+    logits = tf.matmul(input, W) + b
     if phase_train is not None:
         logits = layer_batch_norm(logits, weight_shape[1], phase_train,
                                   update_averages_in_inference=update_averages_in_inference)
@@ -137,7 +105,7 @@ def layer(input: tf.Tensor, weight_shape: Sequence[int], bias_shape: Sequence[in
 
 
 def conv2d(input: tf.Tensor, weight_shape: Sequence[int], bias_shape: Sequence[int],
-           phase_train: Optional[tf.Tensor] = None, visualize: bool = False, *,
+           phase_train: tf.Tensor | None = None, visualize: bool = False, *,
            activation: Activation = tf.nn.relu, padding: str = "SAME",
            weight_init: str = "book", update_averages_in_inference: bool = False) -> tf.Tensor:
     """A stride-1 convolution layer: ``activation(batch_norm(conv(input, W) + b))`` (Book §5.8).
@@ -159,11 +127,14 @@ def conv2d(input: tf.Tensor, weight_shape: Sequence[int], bias_shape: Sequence[i
         float32 [batch, height', width', c_out]; height' = height for SAME padding,
         height - kh + 1 for VALID.
     """
-    fan_in = weight_shape[0] * weight_shape[1] * weight_shape[2]
-    W, b = _weights_and_bias(weight_shape, bias_shape, fan_in, weight_init)
+    incoming = weight_shape[0] * weight_shape[1] * weight_shape[2]
+    weight_init = weight_initializer(weight_init, fan_in=incoming)
+    W = v1.get_variable("W", weight_shape, initializer=weight_init)
     if visualize:
         from dlfund.summaries import filter_summary  # summaries imports nothing from here
         filter_summary(W, weight_shape)
+    bias_init = v1.constant_initializer(value=0)
+    b = v1.get_variable("b", bias_shape, initializer=bias_init)
     logits = tf.nn.bias_add(tf.nn.conv2d(input, W, strides=[1, 1, 1, 1], padding=padding), b)
     if phase_train is not None:
         logits = conv_batch_norm(logits, weight_shape[3], phase_train,

@@ -17,7 +17,7 @@ image the mean relative change between draws falls from 0.24 to 0.05
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -41,12 +41,12 @@ def whiten(image: tf.Tensor) -> tf.Tensor:
     return tf.image.per_image_standardization(image)
 
 
-def _seed(seed: Optional[int], k: int) -> Optional[int]:
+def _seed(seed: int | None, k: int) -> int | None:
     return None if seed is None else seed * 31 + k
 
 
-def distort(image: tf.Tensor, augment: Sequence[str] = BOOK_CIFAR_AUGMENT, crop_size: Optional[int] = 24,
-            whitened: bool = True, seed: Optional[int] = None, brightness_max_delta: float = 63.0,
+def distort(image: tf.Tensor, augment: Sequence[str] = BOOK_CIFAR_AUGMENT, crop_size: int | None = 24,
+            whitened: bool = True, seed: int | None = None, brightness_max_delta: float = 63.0,
             contrast_range: tuple = (0.2, 1.8), saturation_range: tuple = (0.5, 1.5),
             hue_max_delta: float = 0.1) -> tf.Tensor:
     """The random training pipeline for one image (Book §5.9, ``distorted_inputs``).
@@ -97,7 +97,7 @@ def distort(image: tf.Tensor, augment: Sequence[str] = BOOK_CIFAR_AUGMENT, crop_
     return whiten(image) if whitened else image
 
 
-def eval_preprocess(image: tf.Tensor, crop_size: Optional[int] = 24, whitened: bool = True) -> tf.Tensor:
+def eval_preprocess(image: tf.Tensor, crop_size: int | None = 24, whitened: bool = True) -> tf.Tensor:
     """The deterministic evaluation pipeline: central crop and whitening (Book §5.9, ``inputs``).
 
     Args:

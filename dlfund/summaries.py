@@ -9,7 +9,7 @@ validation error over the whole validation set) are written with
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -63,16 +63,22 @@ def input_images(x: tf.Tensor, image_shape: Sequence[int], max_outputs: int = 4)
     return v1.summary.image("input", images, max_outputs=max_outputs)
 
 
-def scalar_summary(values: dict) -> "v1.Summary":
+def scalar_summary(values: dict) -> v1.Summary:
     """A Summary proto of Python scalars, e.g. ``{"cost": 0.1, "validation error": 0.02}``."""
     return v1.Summary(value=[v1.Summary.Value(tag=tag, simple_value=float(value)) for tag, value in values.items()])
 
 
-def image_summary(tag: str, images: np.ndarray) -> "v1.Summary":
-    """A Summary proto holding uint8 images [n, h, w, c] (c in 1, 3, 4) as PNGs."""
+def image_summary(tag: str, images: np.ndarray, pngs: Sequence[bytes] | None = None) -> v1.Summary:
+    """A Summary proto holding uint8 images [n, h, w, c] (c in 1, 3, 4) as PNGs.
+
+    The PNGs are encoded eagerly, or taken from ``pngs`` (already encoded, e.g.
+    by ``tf.io.encode_png`` in a graph, where eager ops cannot run).
+    """
+    images = np.asarray(images, dtype=np.uint8)
+    if pngs is None:
+        pngs = [tf.io.encode_png(image).numpy() for image in images]
     protos = []
-    for i, image in enumerate(np.asarray(images, dtype=np.uint8)):
-        png = tf.io.encode_png(image).numpy()
+    for i, (image, png) in enumerate(zip(images, pngs, strict=True)):
         protos.append(v1.Summary.Value(
             tag=f"{tag}/image/{i}" if len(images) > 1 else tag,
             image=v1.Summary.Image(height=image.shape[0], width=image.shape[1],
@@ -80,7 +86,7 @@ def image_summary(tag: str, images: np.ndarray) -> "v1.Summary":
     return v1.Summary(value=protos)
 
 
-def histogram_summary(tag: str, values: np.ndarray, bins: int = 30) -> "v1.Summary":
+def histogram_summary(tag: str, values: np.ndarray, bins: int = 30) -> v1.Summary:
     """A Summary proto holding a histogram of NumPy values (e.g. activations computed in batches)."""
     values = np.asarray(values)
     counts, edges = np.histogram(values, bins=bins)

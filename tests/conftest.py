@@ -1,15 +1,132 @@
-"""Shared test helpers: tiny MNIST-format data sets written into a temp dir, subprocess runs."""
+"""Shared test helpers: tiny data sets written into a temp dir, the programs run in this process or, where a
+process boundary is the point, in a subprocess."""
 
+import contextlib
+import importlib
+import io
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import chapter5  # noqa: E402,F401  (imports TensorFlow quietly, as the programs do)
+from chapter5 import _cli  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Ran(NamedTuple):
+    """What a program run left: exit code and its output (like subprocess.CompletedProcess)."""
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_program(program: str, *args: str) -> Ran:
+    """Runs ``python -m chapter5.<program> args`` in this process, on fresh flags, capturing its output."""
+    module = importlib.import_module(f"chapter5.{program}")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = _cli.call(module.define_flags, module.main, [f"chapter5.{program}", *args])
+    return Ran(code, out.getvalue(), err.getvalue())
+
+
+def program_env() -> dict:
+    env = dict(os.environ)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the program quiets TensorFlow itself, as for a reader
+    return env
+
+
+def run_module(module: str, *args: str, cwd: str = REPO, timeout: float = 600) -> Ran:
+    """Runs ``python -m module args`` in a new process (only where the process boundary is what is tested)."""
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=program_env(), capture_output=True,
+                          text=True, timeout=timeout)
+    return Ran(proc.returncode, proc.stdout, proc.stderr)
+
+
+def start_module(module: str, *args: str, cwd: str = REPO) -> subprocess.Popen:
+    """Starts ``python -m module args`` in a new process, its output piped."""
+    return subprocess.Popen([sys.executable, "-m", module, *args], cwd=cwd, env=program_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen, what: str, timeout: float = 300.0) -> None:
+    """Waits until ``predicate()`` holds; fails if ``proc`` ends first or nothing happens within ``timeout``."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"the process ended (exit {proc.returncode}) before {what}: "
+                                 f"{proc.stderr.read()[-2000:]}")
+        time.sleep(0.02)
+    raise AssertionError(f"no {what} within {timeout} s")
+
+
+# --- Tests that need processes of their own ---------------------------------------------------------------
+# Starting a Python process that imports TensorFlow takes seconds. The scenarios below run each in a thread
+# that drives its processes, all started when the session begins, so that they go on while the in-process
+# tests run. A test marked ``@pytest.mark.background("name")`` asks for a scenario; ``background.result(name)``
+# waits for it and returns what it returned (or raises what it raised). Only the scenarios of the tests
+# selected are started, and those tests run after all the others.
+
+SCENARIOS: dict = {}
+
+
+def scenario(fn: Callable):
+    """Registers ``fn(workdir)`` as a background scenario under its own name."""
+    SCENARIOS[fn.__name__] = fn
+    return fn
+
+
+class Background:
+    def __init__(self, names, workdir) -> None:
+        self.results, self.threads = {}, {}
+        for name in names:
+            directory = workdir / name
+            directory.mkdir()
+            thread = threading.Thread(target=self._run, args=(name, directory), daemon=True, name=name)
+            self.threads[name] = thread
+            thread.start()
+
+    def _run(self, name, directory) -> None:
+        try:
+            self.results[name] = (True, SCENARIOS[name](directory))
+        except BaseException as e:  # handed to the test that asks for it
+            self.results[name] = (False, e)
+
+    def result(self, name: str, timeout: float = 900):
+        self.threads[name].join(timeout)
+        if name not in self.results:
+            raise AssertionError(f"background scenario {name} did not finish in {timeout} s")
+        ok, value = self.results[name]
+        if not ok:
+            raise value
+        return value
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "background(name): the test uses the background scenario `name`")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # The tests that wait for a background scenario run last, so the in-process tests run meanwhile.
+    items.sort(key=lambda item: item.get_closest_marker("background") is not None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background(request, tmp_path_factory):
+    # session.items: the tests selected to run (after -k, -m and deselection).
+    names = sorted({m.args[0] for item in request.session.items for m in item.iter_markers("background")})
+    yield Background(names, tmp_path_factory.mktemp("background"))
 
 
 def digit_images(labels: np.ndarray, seed: int = 0, size: int = 28) -> np.ndarray:
@@ -39,18 +156,23 @@ def write_mnist_format(directory: str, n_train: int = 300, n_test: int = 100, se
     return directory
 
 
+def write_cifar(directory, per_file=20, test=40, seed=0):
+    """Writes data_batch_1..5.bin and test_batch.bin; returns {name: (images HWC, labels)}."""
+    from dlfund.data import cifar10
+    rng = np.random.default_rng(seed)
+    os.makedirs(directory, exist_ok=True)
+    written = {}
+    for name, n in [(f, per_file) for f in cifar10.TRAIN_FILES] + [("test_batch.bin", test)]:
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        planes = rng.integers(0, 256, (n, 3, 32, 32)).astype(np.uint8)
+        for i, label in enumerate(labels):  # learnable: class sets the red plane's brightness
+            planes[i, 0] = 25 * label
+        records = np.concatenate([labels[:, None], planes.reshape(n, -1)], axis=1)
+        records.astype(np.uint8).tofile(os.path.join(directory, name))
+        written[name] = (planes.transpose(0, 2, 3, 1), labels)
+    return written
+
+
 @pytest.fixture
 def tiny_mnist(tmp_path):
     return write_mnist_format(str(tmp_path / "data"))
-
-
-def run_module(module: str, *args: str, cwd: str = REPO, timeout: float = 300, env_extra=None,
-               check: bool = False) -> subprocess.CompletedProcess:
-    """Runs ``python -m module args`` and returns the completed process (text output)."""
-    env = dict(os.environ)
-    env.update(env_extra or {})
-    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{module} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
-    return proc

@@ -85,6 +85,6 @@ def test_averages_survive_a_save_restore_round_trip(tmp_path):
     graph2, x2, phase2, out2, averages2, _, saver2 = _build(conv_batch_norm, [4, 3, 3, 2])
     with v1.Session(graph=graph2) as s:
         saver2.restore(s, path)
-        for a, b in zip(s.run(averages2), saved):
+        for a, b in zip(s.run(averages2), saved, strict=True):
             np.testing.assert_array_equal(a, b)
         np.testing.assert_allclose(s.run(out2, {x2: batch, phase2: False}), expected, rtol=1e-6)

@@ -1,14 +1,25 @@
-"""The benchmark runs at tiny size (so it never rots) and reports every figure of the issue."""
+"""The benchmark runs at tiny size (so it never rots) and reports every figure of its table.
+
+This is the program's one run as a reader runs it (its own process, started in the background at the
+beginning of the session); its full-epoch figure starts a chapter5.train process of its own.
+"""
 
 import json
 
-from conftest import run_module
+import pytest
+from conftest import run_module, scenario
 
 
-def test_quick_benchmark_reports_every_figure(tmp_path):
-    out = tmp_path / "bench.json"
-    proc = run_module("chapter5.benchmark", "--quick", f"--json={out}", "--batch_sizes=100")
-    assert proc.returncode == 0, proc.stderr
+@scenario
+def quick_benchmark(workdir):
+    out = workdir / "bench.json"
+    return out, run_module("chapter5.benchmark", "--quick", f"--json={out}", "--batch_sizes=100", cwd=str(workdir))
+
+
+@pytest.mark.background("quick_benchmark")
+def test_quick_benchmark_reports_every_figure(background):
+    out, proc = background.result("quick_benchmark")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     results = json.loads(out.read_text())
     train = results["train"]["100"]
     for key in ("dlfund_images_per_s", "keras_images_per_s", "ratio_vs_keras", "fraction_of_roofline"):

@@ -3,34 +3,17 @@
 import hashlib
 import io
 import os
-import re
 import tarfile
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import write_cifar
 
-from conftest import run_module
 from dlfund.data import cifar10
 from dlfund.errors import DataError
 
 v1 = tf.compat.v1
-
-
-def write_cifar(directory, per_file=20, test=40, seed=0):
-    """Writes data_batch_1..5.bin and test_batch.bin; returns {name: (images HWC, labels)}."""
-    rng = np.random.default_rng(seed)
-    os.makedirs(directory, exist_ok=True)
-    written = {}
-    for name, n in [(f, per_file) for f in cifar10.TRAIN_FILES] + [("test_batch.bin", test)]:
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        planes = rng.integers(0, 256, (n, 3, 32, 32)).astype(np.uint8)
-        for i, label in enumerate(labels):  # learnable: class sets the red plane's brightness
-            planes[i, 0] = 25 * label
-        records = np.concatenate([labels[:, None], planes.reshape(n, -1)], axis=1)
-        records.astype(np.uint8).tofile(os.path.join(directory, name))
-        written[name] = (planes.transpose(0, 2, 3, 1), labels)
-    return written
 
 
 def test_read_cifar10_decodes_label_and_rgb_planes_exactly(tmp_path):
@@ -72,7 +55,9 @@ def test_malformed_files_are_refused_by_name(tmp_path):
 def test_training_and_eval_pipelines(tmp_path):
     written = write_cifar(str(tmp_path))
     data = cifar10.read_data_sets(str(tmp_path), seed=1)
-    assert data.train.num_examples == 100 and data.test.num_examples == 40
+    # A tenth of the training records is held out for validation: the first 10, centrally cropped.
+    assert data.train.num_examples == 90 and data.validation.num_examples == 10 and data.test.num_examples == 40
+    np.testing.assert_array_equal(data.validation.labels, written["data_batch_1.bin"][1][:10])
     x, y = data.train.next_batch(16)
     assert x.shape == (16, 24, 24, 3) and x.dtype == np.float32 and y.dtype == np.int32
     np.testing.assert_allclose(x.reshape(16, -1).mean(1), 0, atol=1e-4)  # whitened
@@ -88,13 +73,42 @@ def test_training_and_eval_pipelines(tmp_path):
     data.train.close()
 
 
-def test_unaugmented_stream_keeps_labels_with_their_images(tmp_path):
+def test_unaugmented_stream_keeps_labels_with_their_images_and_skips_the_held_out_ones(tmp_path):
     written = write_cifar(str(tmp_path))
-    data = cifar10.read_data_sets(str(tmp_path), augment=(), whitened=False, shuffle=False)
+    data = cifar10.read_data_sets(str(tmp_path), augment=(), whitened=False, shuffle=False, validation_size=5)
     x, y = data.train.next_batch(20)
-    images, labels = written["data_batch_1.bin"]
+    images = np.concatenate([written["data_batch_1.bin"][0], written["data_batch_2.bin"][0]])[5:25]
+    labels = np.concatenate([written["data_batch_1.bin"][1], written["data_batch_2.bin"][1]])[5:25]
     np.testing.assert_array_equal(y, labels)
     np.testing.assert_array_equal(x, images[:, 4:28, 4:28].astype(np.float32))
+    data.train.close()
+
+
+def test_the_listings_validation_on_the_test_set(tmp_path):
+    write_cifar(str(tmp_path))
+    data = cifar10.read_data_sets(str(tmp_path), validation_on_test=True)
+    assert data.train.num_examples == 100 and data.validation is data.test
+    assert "validation = test set, as in the book" in data.note
+    with pytest.raises(DataError, match="validation_size 100 must be in 0..99"):
+        cifar10.read_data_sets(str(tmp_path), validation_size=100)
+
+
+def test_augmentation_preview_shows_originals_augmented_and_network_input(tmp_path):
+    written = write_cifar(str(tmp_path))
+    data = cifar10.read_data_sets(str(tmp_path), seed=0, validation_size=3)
+    first, second = data.train.preview(n=4), data.train.preview(n=4)
+    by_tag = {}
+    for summary in first:
+        for value in summary.value:
+            by_tag.setdefault(value.tag.split("/")[0], []).append(value.image)
+    assert sorted(by_tag) == ["augmented_images", "distorted_images", "original_images"]
+    assert all(len(images) == 4 for images in by_tag.values())
+    assert (by_tag["original_images"][0].height, by_tag["augmented_images"][0].height) == (32, 24)
+    decoded = tf.io.decode_png(by_tag["original_images"][0].encoded_image_string).numpy()
+    np.testing.assert_array_equal(decoded, written["data_batch_1.bin"][0][3])  # the first training image
+    # Each preview draws a new augmentation of the same images.
+    assert [v.image.encoded_image_string for v in first[1].value] != \
+        [v.image.encoded_image_string for v in second[1].value]
     data.train.close()
 
 
@@ -115,16 +129,3 @@ def test_download_and_safe_extract_from_a_local_mirror(tmp_path, monkeypatch):
     # A second call finds the extracted copy without downloading.
     monkeypatch.setattr(cifar10, "URL", "http://127.0.0.1:9/")
     assert cifar10.maybe_download_and_extract(str(tmp_path / "data")) == batches
-
-
-@pytest.mark.parametrize("model", ["cifar_conv", "cifar_conv_bn"])
-def test_smoke_training_of_both_cifar_models(tmp_path, model):
-    write_cifar(str(tmp_path / "cifar"), per_file=40, test=50)
-    proc = run_module("chapter5.train", f"--flagfile=chapter5/flags/{model}.cfg", f"--data_dir={tmp_path / 'cifar'}",
-                      f"--logdir={tmp_path / 'logs'}", "--batch_size=20", "--training_epochs=2", "--progress=off",
-                      "--eval_batch_size=25")
-    assert proc.returncode == 0, proc.stderr
-    assert len(re.findall(r"^Epoch: \d{4} cost = ", proc.stdout, re.M)) == 2
-    assert re.search(r"^Test Accuracy: \d\.\d+$", proc.stdout, re.M)
-    run_dir = tmp_path / "logs" / f"{model}_cifar10"
-    assert (run_dir / "model-checkpoint-20.index").exists()

@@ -1,41 +1,67 @@
-"""Every comparison suite runs at smoke size (--quick) offline and writes its results table."""
+"""chapter5.compare: the suites' definitions and tables in this process, real --quick runs of suites."""
 
 import csv
+import os
 
-from conftest import run_module
-from chapter5.compare import OFFLINE_SUITES, SUITES
+from absl import flags
+from conftest import run_program
 
-
-def test_all_suites_quick(tmp_path):
-    proc = run_module("chapter5.compare", "--suite=all", "--quick", "--jobs=2", f"--logdir={tmp_path}",
-                      timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for suite in OFFLINE_SUITES:
-        _, _, configs = SUITES[suite]
-        table = (tmp_path / suite / "results.md").read_text()
-        for name, _ in configs:
-            assert f"| {name} |" in table
-        assert "failed" not in table
-        with open(tmp_path / suite / "results.csv") as f:
-            rows = list(csv.DictReader(f))
-        assert [r["config"] for r in rows] == [name for name, _ in configs]
-        assert all(0.0 <= float(r["test_accuracy"]) <= 1.0 and r["global_step"] == "3" for r in rows)
+from chapter5 import compare
 
 
-def test_seeds_give_mean_and_spread(tmp_path):
-    proc = run_module("chapter5.compare", "--suite=lenet5_bn", "--quick", "--seeds=2", "--jobs=2", f"--logdir={tmp_path}")
-    assert proc.returncode == 0, proc.stderr
+def _fv(*args):
+    fv = flags.FlagValues()
+    compare.define_flags(fv)
+    fv(["compare", *args])
+    return fv
+
+
+def test_every_suite_defines_distinct_runs_with_valid_train_flags():
+    from chapter5 import train
+    fv = _fv("--suite=all", "--quick", "--seeds=2")
+    for suite in compare.SUITES:
+        jobs = compare.suite_jobs(suite, fv)
+        names = [run for _, _, run, _ in jobs]
+        assert len(names) == len(set(names)) == 2 * len(compare.SUITES[suite][2])
+        for _, seed, _, args in jobs:
+            parsed = flags.FlagValues()
+            train.define_flags(parsed)
+            parsed(["train", *args])  # raises on a flag train does not know or a bad value
+            assert parsed.seed == seed and parsed.max_steps == 3
+    # The CIFAR suite runs the shipped flagfiles, wherever the command runs.
+    cifar = compare.suite_jobs("cifar_batch_norm", fv)[0][3]
+    assert os.path.isabs(cifar[1].split("=", 1)[1]) and os.path.exists(cifar[1].split("=", 1)[1])
+
+
+def test_table_gives_mean_spread_and_failures(tmp_path):
+    rows = [{"config": "a", "run": "a_seed0", "test_accuracy": 0.9, "test_cost": 0.3, "train_seconds": 2.0,
+             "global_step": 3, "cost": [1.0, 0.5]},
+            {"config": "a", "run": "a_seed1", "test_accuracy": 0.8, "test_cost": 0.5, "train_seconds": 4.0,
+             "global_step": 3, "cost": [2.0, 1.5]},
+            {"config": "b", "run": "b", "error": "it broke", "wall_seconds": 1.0}]
+    table = compare.summarize("s", "A suite", [("a", ["--x=1"]), ("b", ["--x=2"])], rows, str(tmp_path), ["--y"])
+    assert "| a | `--x=1` | 0.8500 ± 0.0707 | 0.4000 ± 0.1414 | 3.0 | 1.500 1.000 | 2 |" in table
+    assert "| b | `--x=2` | failed: it broke |" in table
+    with open(tmp_path / "results.csv") as f:
+        assert [r["run"] for r in csv.DictReader(f)] == ["a_seed0", "a_seed1", "b"]
+
+
+def test_a_suite_quick_in_process(tmp_path):
+    ran = run_program("compare", "--suite=shuffle", "--quick", "--jobs=2", f"--logdir={tmp_path}")
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    _, _, configs = compare.SUITES["shuffle"]
+    table = (tmp_path / "shuffle" / "results.md").read_text()
+    assert "failed" not in table and all(f"| {name} |" in table for name, _ in configs)
+    with open(tmp_path / "shuffle" / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["config"] for r in rows] == [name for name, _ in configs]
+    assert all(0.0 <= float(r["test_accuracy"]) <= 1.0 and r["global_step"] == "3" for r in rows)
+    assert "--sort_by_label" in (tmp_path / "shuffle" / "sorted_by_label" / "flags.cfg").read_text()
+
+
+def test_a_failing_run_is_reported_in_the_table(tmp_path):
+    ran = run_program("compare", "--suite=lenet5_bn", "--quick", f"--logdir={tmp_path}",
+                      "--extra=--batch_size=100000")
+    assert ran.returncode == 1
     table = (tmp_path / "lenet5_bn" / "results.md").read_text()
-    assert table.count("±") >= 4 and "| 2 |" in table
-    assert (tmp_path / "lenet5_bn" / "lenet5_seed1" / "results.json").exists()
-
-
-def test_cifar_batch_norm_suite_on_cifar_format_files(tmp_path):
-    from test_cifar10 import write_cifar
-    write_cifar(str(tmp_path / "cifar"), per_file=40, test=50)
-    proc = run_module("chapter5.compare", "--suite=cifar_batch_norm", "--quick", "--jobs=2",
-                      f"--data_dir={tmp_path / 'cifar'}", f"--logdir={tmp_path / 'logs'}")
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    table = (tmp_path / "logs" / "cifar_batch_norm" / "results.md").read_text()
-    assert "| cifar_conv |" in table and "| cifar_conv_bn |" in table and "failed" not in table
-    assert (tmp_path / "logs" / "cifar_batch_norm" / "cifar_conv_bn" / "results.json").exists()
+    assert table.count("failed: --batch_size=100000 is larger than the training set") == 2

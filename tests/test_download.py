@@ -5,13 +5,14 @@ import hashlib
 import http.server
 import io
 import os
+import pathlib
 import socket
 import tarfile
 import threading
 
 import pytest
-
 from conftest import write_mnist_format
+
 from dlfund.data import download, mnist
 from dlfund.errors import DataError, DownloadError
 
@@ -23,7 +24,7 @@ def server(tmp_path):
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *a, **k: None
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.shutdown()
@@ -50,7 +51,7 @@ def test_download_verifies_and_reports_progress(server, tmp_path):
     path = download.maybe_download("blob.bin", str(tmp_path / "cache"), [url],
                                    ("sha256", hashlib.sha256(payload).hexdigest()),
                                    progress=lambda done, total: seen.append((done, total)))
-    assert open(path, "rb").read() == payload
+    assert pathlib.Path(path).read_bytes() == payload
     assert seen[-1] == (200_000, 200_000) and len(seen) > 1
     assert _listing(tmp_path / "cache") == ["blob.bin"]
 
@@ -67,14 +68,15 @@ def test_checksum_mismatch_leaves_nothing_and_tries_next_mirror(server, tmp_path
         download.maybe_download("f.gz", str(cache), [url + "bad/"], checksum)
     assert _listing(cache) == []
     path = download.maybe_download("f.gz", str(cache), [url + "bad/", _closed_port_url(), url], checksum)
-    assert open(path, "rb").read() == good and _listing(cache) == ["f.gz"]
+    assert pathlib.Path(path).read_bytes() == good and _listing(cache) == ["f.gz"]
 
 
 def test_existing_file_is_used_without_network(tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "f.gz").write_bytes(b"local copy")
-    assert download.maybe_download("f.gz", str(cache), [_closed_port_url()], ("sha256", "0" * 64)) == str(cache / "f.gz")
+    got = download.maybe_download("f.gz", str(cache), [_closed_port_url()], ("sha256", "0" * 64))
+    assert got == str(cache / "f.gz")
 
 
 def test_read_data_sets_downloads_mnist_from_a_mirror(server, tmp_path, monkeypatch):

@@ -1,10 +1,12 @@
 """The book's functions: shapes, variable names, initializer statistics, loss/evaluate values."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from dlfund import layers, objectives
+from dlfund import fast_matmul_grad, layers, objectives
 from dlfund.graph import build_graph
 from dlfund.models import ModelOptions, get_model
 
@@ -36,8 +38,8 @@ def test_mnist_conv_names_and_shapes_match_the_book():
 
 
 def test_every_graph_is_its_own():
-    a = build_graph(get_model("mnist_conv"))
-    b = build_graph(get_model("mnist_conv"))
+    a = build_graph(get_model("mnist_conv"), with_training=False, summary_images=False)
+    b = build_graph(get_model("mnist_conv"), with_training=False, summary_images=False)
     assert a.graph is not b.graph and a.graph is not tf.compat.v1.get_default_graph()
 
 
@@ -80,7 +82,7 @@ def test_conv_init_uses_the_receptive_field_fan_in():
 def test_output_logits_have_no_relu_unless_the_book_defect_is_asked_for():
     x = np.random.default_rng(0).random((64, 784), dtype=np.float32)
     for book, expect_negative in ((False, True), (True, False)):
-        g = build_graph(get_model("mnist_conv"), ModelOptions(book_output_relu=book), seed=3)
+        g = build_graph(get_model("mnist_conv"), ModelOptions(book_output_relu=book), seed=3, with_training=False)
         with v1.Session(graph=g.graph) as s:
             s.run(g.init_op)
             out = s.run(g.output, {g.x: x})
@@ -147,22 +149,32 @@ def test_every_optimizer_builds_and_steps(optimizer):
         assert not np.array_equal(w0, s.run(w))
 
 
-def test_fast_matmul_gradient_equals_tf_matmul_gradient():
+def _gradients(fast, n_out):
+    """x, W, dy and the gradients of tf.matmul(x, W) (under the fast gradient's override map or not)."""
     rng = np.random.default_rng(0)
     x_val = rng.standard_normal((7, 30)).astype(np.float32)
-    w_val = rng.standard_normal((30, 11)).astype(np.float32)
-    dy_val = rng.standard_normal((7, 11)).astype(np.float32)
-    with tf.Graph().as_default():
+    w_val = rng.standard_normal((30, n_out)).astype(np.float32)
+    dy_val = rng.standard_normal((7, n_out)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
         x, w, dy = tf.constant(x_val), tf.constant(w_val), tf.constant(dy_val)
-        fast = layers._matmul(x, w)
-        plain = tf.matmul(x, w)
-        grads = tf.gradients(fast, [x, w], grad_ys=dy) + tf.gradients(plain, [x, w], grad_ys=dy)
+        with fast_matmul_grad.batched_input_gradients(graph) if fast else contextlib.nullcontext():
+            y = tf.matmul(x, w)
+        gx, gw = tf.gradients(y, [x, w], grad_ys=dy)
         with v1.Session() as s:
-            f, p, gx_fast, gw_fast, gx, gw = s.run([fast, plain] + grads)
-    np.testing.assert_allclose(f, p, rtol=1e-6)
-    np.testing.assert_allclose(gx_fast, dy_val @ w_val.T, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(gw_fast, x_val.T @ dy_val, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(gx_fast, gx, rtol=1e-5, atol=1e-5)
+            values = s.run([y, gx, gw])
+    return (x_val, w_val, dy_val), values, _op_types_computing(gx)
+
+
+@pytest.mark.parametrize("n_out", [11, fast_matmul_grad.MIN_OUTPUTS])
+def test_fast_matmul_gradient_gives_the_same_values(n_out):
+    (x, w, dy), (y, gx, gw), _ = _gradients(True, n_out)
+    _, (y_plain, gx_plain, gw_plain), _ = _gradients(False, n_out)
+    np.testing.assert_array_equal(y, y_plain)
+    np.testing.assert_allclose(gx, dy @ w.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gw, x.T @ dy, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gx, gx_plain, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gw, gw_plain, rtol=1e-5, atol=1e-5)
 
 
 def _op_types_computing(t):
@@ -178,12 +190,21 @@ def _op_types_computing(t):
     return types
 
 
-def test_wide_layers_take_the_batched_input_gradient_and_narrow_ones_plain_matmul():
+def test_only_wide_products_take_the_batched_input_gradient():
+    assert "BatchMatMulV2" in _gradients(True, fast_matmul_grad.MIN_OUTPUTS)[2]
+    assert "BatchMatMulV2" not in _gradients(True, 11)[2]
+    assert "BatchMatMulV2" not in _gradients(False, fast_matmul_grad.MIN_OUTPUTS)[2]
+
+
+def test_the_books_layer_is_a_plain_matmul_and_build_graph_attaches_the_fast_gradient():
     with tf.Graph().as_default():
         x = v1.placeholder(tf.float32, [None, 64])
-        with v1.variable_scope("wide"):
-            wide = layers.layer(x, [64, layers._BATCHED_GRAD_MIN_OUT], [layers._BATCHED_GRAD_MIN_OUT])
-        with v1.variable_scope("narrow"):
-            narrow = layers.layer(x, [64, 10], [10])
-        assert "BatchMatMulV2" in _op_types_computing(tf.gradients(wide, x)[0])
-        assert "BatchMatMulV2" not in _op_types_computing(tf.gradients(narrow, x)[0])
+        with v1.variable_scope("fc"):
+            out = layers.layer(x, [64, 600], [600])
+        matmuls = [op for op in tf.compat.v1.get_default_graph().get_operations() if op.type == "MatMul"]
+        assert len(matmuls) == 1 and not any(op.type == "IdentityN" for op in out.graph.get_operations())
+    for fast in (True, False):
+        g = build_graph(get_model("mnist_conv"), fast_matmul_grad=fast)
+        fc = g.graph.get_operation_by_name("mnist_conv_model/fc/MatMul")
+        overridden = fc.get_attr("_gradient_op_type") if "_gradient_op_type" in fc.node_def.attr else None
+        assert overridden == (fast_matmul_grad.GRADIENT_NAME.encode() if fast else None)

@@ -4,8 +4,8 @@ import os
 
 import numpy as np
 import pytest
-
 from conftest import write_mnist_format
+
 from dlfund.data import idx, mnist
 from dlfund.errors import DataError
 

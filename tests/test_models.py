@@ -23,7 +23,7 @@ EXPECTED = {
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_scopes_names_and_logits(name):
     spec = get_model(name)
-    g = build_graph(spec, sparse_labels=name.startswith("cifar"), seed=0)
+    g = build_graph(spec, sparse_labels=name.startswith("cifar"), seed=0, with_training=False)
     with g.graph.as_default():
         variables = {v.op.name: v.shape.as_list() for v in model_variables(spec.scope)}
     base = name[:-3] if name.endswith("_bn") else name
@@ -47,8 +47,11 @@ def test_scopes_names_and_logits(name):
 
 
 def test_lenet5_layer_shapes_follow_the_paper():
-    g = build_graph(get_model("lenet5"))
-    shape = lambda n: g.graph.get_tensor_by_name(n).shape.as_list()
+    g = build_graph(get_model("lenet5"), with_training=False)
+
+    def shape(name):
+        return g.graph.get_tensor_by_name(name).shape.as_list()
+
     assert shape("lenet5_model/Pad:0") == [None, 32, 32, 1]
     assert shape("lenet5_model/conv_1/Tanh:0") == [None, 28, 28, 6]
     assert shape("lenet5_model/conv_1/AvgPool2D:0") == [None, 14, 14, 6]
@@ -58,7 +61,7 @@ def test_lenet5_layer_shapes_follow_the_paper():
 
 
 def test_mlp_hidden_units_and_activation_options():
-    g = build_graph(get_model("mlp"), ModelOptions(hidden_units=(100,), activation="elu"))
+    g = build_graph(get_model("mlp"), ModelOptions(hidden_units=(100,), activation="elu"), with_training=False)
     with g.graph.as_default():
         names = {v.op.name: v.shape.as_list() for v in model_variables("mlp_model")}
     assert names["mlp_model/hidden_1/W"] == [784, 100] and names["mlp_model/output/W"] == [100, 10]

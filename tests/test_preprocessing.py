@@ -44,10 +44,11 @@ def test_eval_pipeline_is_the_central_crop_whitened():
 
 
 def test_random_ops_are_reproducible_under_a_seed_and_vary_without():
-    build = lambda: [preprocessing.distort(tf.constant(_image()), preprocessing.BOOK_CIFAR_AUGMENT, 24)
-                     for _ in range(4)]
+    def build():
+        return [preprocessing.distort(tf.constant(_image()), preprocessing.BOOK_CIFAR_AUGMENT, 24) for _ in range(4)]
+
     a, b = _run(build, seed=5), _run(build, seed=5)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     assert any(not np.array_equal(a[0], other) for other in a[1:])  # four draws are not all the same
 

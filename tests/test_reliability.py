@@ -1,39 +1,26 @@
 """Fault suite: interrupted runs, SIGKILL at random moments, locks, divergence, bad input and bad flags.
 
 Every case must end in one clear message (no traceback), a non-zero exit, and an
-intact latest checkpoint.
+intact latest checkpoint. Signals, kills and the lock need a real training
+process; everything else runs the program in this process.
 """
 
 import errno
+import gzip
 import os
+import pathlib
 import random
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import run_program, scenario, start_module, wait_for, write_mnist_format
 
-from conftest import REPO, run_module, write_mnist_format
 from dlfund import checkpoints
 from dlfund.data import idx, mnist
 from dlfund.errors import RunDirError
-
-
-def _start(args, cwd=REPO):
-    return subprocess.Popen([sys.executable, "-m", "chapter5.train", *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-
-
-def _wait_for(predicate, timeout=60.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _assert_loadable(run_dir):
@@ -47,95 +34,148 @@ def _assert_loadable(run_dir):
     return checkpoints.checkpoint_step(path)
 
 
-@pytest.fixture
-def long_run(tmp_path):
-    data = write_mnist_format(str(tmp_path / "data"), n_train=330, n_test=40)
+def _long_run(workdir):
+    """A run that trains for minutes unless stopped: tiny MLP steps, a checkpoint every 7 steps."""
+    data = write_mnist_format(str(workdir / "data"), n_train=330, n_test=40)
     args = [f"--data_dir={data}", "--dataset=mnist", "--model=mlp", "--validation_size=30", "--batch_size=10",
-            "--training_epochs=400", "--save_every_steps=7", "--learning_rate=1e-3", f"--logdir={tmp_path / 'logs'}",
+            "--training_epochs=400", "--save_every_steps=7", "--learning_rate=1e-3", f"--logdir={workdir / 'logs'}",
             "--run_name=r", "--progress=off", "--eval_batch_size=100"]
-    return tmp_path / "logs" / "r", args
+    return workdir / "logs" / "r", args
 
 
-def test_sigkill_at_random_moments_always_leaves_a_loadable_checkpoint(long_run):
-    run_dir, args = long_run
+def _once_saving(run_dir, args):
+    """Starts a training process and returns it once it has saved a checkpoint past the newest one now."""
+    before = _assert_loadable(run_dir) or 0
+    proc = start_module("chapter5.train", *args)
+    wait_for(lambda: (_assert_loadable(run_dir) or 0) > before, proc, "new checkpoint")
+    return proc
+
+
+@scenario
+def killed_then_interrupted(workdir):
+    """SIGKILL at three random moments of training, each run resuming the one killed before; then a fourth run
+    resumes the last (taking over the dead run's lock) and is stopped with Ctrl-C (SIGINT)."""
+    run_dir, args = _long_run(workdir)
     rng = random.Random(1234)
     steps = []
-    for attempt in range(4):
-        proc = _start(args)
-        # Kill anywhere from start-up to mid-training (start-up takes about 3-4 s).
-        time.sleep(rng.uniform(3.0, 7.0))
-        proc.send_signal(signal.SIGKILL)
+    for _ in range(3):
+        proc = _once_saving(run_dir, args)
+        # Training, and saving every 7 steps: a random moment lands mid-step, mid-save or mid-summary.
+        time.sleep(rng.uniform(0.0, 0.5))
+        proc.kill()
         proc.communicate()
         steps.append(_assert_loadable(run_dir))
-    saved = [s for s in steps if s is not None]
-    assert saved and saved == sorted(saved)  # later kills never lose earlier progress
-    # The last resume continues from the latest checkpoint and takes over the dead run's lock.
-    final = run_module("chapter5.train", *args, "--training_epochs=1")
-    assert final.returncode == 0, final.stderr
-    if steps[-1] is not None:
-        assert f"global step {steps[-1]}" in final.stdout
-    assert "Took over" in final.stdout  # run.lock of the killed process was stale
+    proc = _once_saving(run_dir, args)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return run_dir, steps, (proc.returncode, out, err)
 
 
+@scenario
+def terminated_while_holding_its_directory(workdir):
+    """A run holds its directory's lock while it trains (a second run is refused), then gets SIGTERM."""
+    run_dir, args = _long_run(workdir)
+    proc = _once_saving(run_dir, args)
+    try:
+        checkpoints.RunDirLock(str(run_dir)).acquire()
+        refused = None
+    except RunDirError as e:
+        refused = str(e)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    return run_dir, proc.pid, refused, (proc.returncode, out, err)
+
+
+@pytest.mark.background("killed_then_interrupted")
+def test_sigkill_at_random_moments_always_leaves_a_loadable_checkpoint(background):
+    run_dir, steps, (_, out, _) = background.result("killed_then_interrupted")
+    assert all(s is not None for s in steps) and steps == sorted(steps)  # later kills never lose progress
+    # The run after the last kill resumed from its latest checkpoint and took over its stale lock.
+    assert f"Resuming from {run_dir / f'model-checkpoint-{steps[-1]}'} (global step {steps[-1]}," in out
+    assert f"Took over {run_dir} from process " in out
+
+
+@pytest.mark.background("killed_then_interrupted")
+@pytest.mark.background("terminated_while_holding_its_directory")
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupt_saves_at_the_current_step_and_says_how_to_resume(long_run, sig, code):
-    run_dir, args = long_run
-    proc = _start(args)
-    assert _wait_for(lambda: _assert_loadable(run_dir) is not None), "no checkpoint appeared"
-    time.sleep(0.3)
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == code, err
-    assert "Traceback" not in err
+def test_interrupt_saves_at_the_current_step_and_says_how_to_resume(background, sig, code):
     name = signal.Signals(sig).name
-    line = [l for l in out.splitlines() if l.startswith(f"Interrupted by {name} at global step")][0]
+    if sig == signal.SIGINT:
+        run_dir, _, (returncode, out, err) = background.result("killed_then_interrupted")
+    else:
+        run_dir, _, _, (returncode, out, err) = background.result("terminated_while_holding_its_directory")
+    assert returncode == code and err == "", err
+    line = [ln for ln in out.splitlines() if ln.startswith(f"Interrupted by {name} at global step")][0]
     step = int(line.split("global step ")[1].split(";")[0])
     assert _assert_loadable(run_dir) == step
-    assert "Resume with: python -m chapter5.train --flagfile=" in out
+    assert f"Resume with: python -m chapter5.train --flagfile={run_dir / 'flags.cfg'}" in out
     assert not (run_dir / "run.lock").exists()
 
 
-def test_a_second_run_on_the_same_directory_is_refused(long_run):
-    run_dir, args = long_run
-    first = _start(args)
-    try:
-        assert _wait_for(lambda: (run_dir / "run.lock").exists())
-        second = run_module("chapter5.train", *args)
-        assert second.returncode == 1 and "Traceback" not in second.stderr
-        assert f"in use by another training run (pid {first.pid}" in second.stderr
-    finally:
-        first.send_signal(signal.SIGTERM)
-        first.communicate(timeout=60)
+@pytest.mark.background("terminated_while_holding_its_directory")
+def test_a_second_run_on_the_same_directory_is_refused(background):
+    run_dir, pid, refused, _ = background.result("terminated_while_holding_its_directory")
+    assert refused is not None and f"{run_dir} is in use by another training run (pid {pid}" in refused
 
 
-def test_divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+def test_the_lock_message_of_a_second_run(tmp_path):
+    run_dir = tmp_path / "logs" / "r"
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.lock").write_text("1\n")  # pid 1 is always alive
+    ran = run_program("train", "--dataset=mnist_sample", "--model=mlp", f"--logdir={tmp_path / 'logs'}",
+                      "--run_name=r")
+    assert ran.returncode == 1 and ran.stderr.count("\n") == 1
+    assert f"error: {run_dir} is in use by another training run (pid 1, lock file" in ran.stderr
+    assert (run_dir / "run.lock").read_text() == "1\n"
+
+
+def _divergence_args(tmp_path, model):
     data = write_mnist_format(str(tmp_path / "data"), n_train=120, n_test=20)
-    base = [f"--data_dir={data}", "--dataset=mnist", "--model=mlp", "--validation_size=20", "--batch_size=10",
+    return [f"--data_dir={data}", "--dataset=mnist", f"--model={model}", "--validation_size=20", "--batch_size=10",
             f"--logdir={tmp_path / 'logs'}", "--run_name=d", "--progress=off", "--optimizer=sgd", "--keep_prob=1"]
-    ok = run_module("chapter5.train", *base, "--training_epochs=1", "--learning_rate=0.01")
-    assert ok.returncode == 0
+
+
+def test_a_nan_cost_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    base = _divergence_args(tmp_path, "mlp")
+    assert run_program("train", *base, "--training_epochs=1", "--learning_rate=0.01").returncode == 0
     run_dir = tmp_path / "logs" / "d"
-    before = sorted(os.listdir(run_dir))
-    bad = run_module("chapter5.train", *base, "--training_epochs=3", "--learning_rate=1e30")
-    assert bad.returncode == 1 and "Traceback" not in bad.stderr
-    assert "diverged" in bad.stderr and "global step 1" in bad.stderr and "lower --learning_rate" in bad.stderr
+    before = sorted(f for f in os.listdir(run_dir) if "checkpoint" in f)
+    bad = run_program("train", *base, "--training_epochs=3", "--learning_rate=1e30")
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1
+    # Step 11's cost is computed before its update, the first at 1e30; step 12 sees the exploded weights.
+    assert "the cost became nan at global step 12 (epoch 2)" in bad.stderr and "lower --learning_rate" in bad.stderr
+    assert "last good checkpoint is kept: " + str(run_dir / "model-checkpoint-10") in bad.stderr
     assert _assert_loadable(run_dir) == 10
-    assert [f for f in sorted(os.listdir(run_dir)) if "checkpoint" in f] == [f for f in before if "checkpoint" in f]
+    assert sorted(f for f in os.listdir(run_dir) if "checkpoint" in f) == before
+
+
+def test_non_finite_weights_with_a_finite_cost_stop_before_summaries_and_saves(tmp_path):
+    """The convnet case: SGD at 1e30 sends weights to infinity while dead ReLUs keep the cost finite."""
+    base = _divergence_args(tmp_path, "mnist_conv")
+    assert run_program("train", *base, "--training_epochs=1", "--learning_rate=0.01").returncode == 0
+    run_dir = tmp_path / "logs" / "d"
+    bad = run_program("train", *base, "--training_epochs=3", "--learning_rate=1e30", "--save_every_steps=3")
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    assert "variables became non-finite" in bad.stderr and "mnist_conv_model/" in bad.stderr
+    assert "training diverged" in bad.stderr and str(run_dir / "model-checkpoint-10") in bad.stderr
+    assert _assert_loadable(run_dir) == 10  # the step-12 save found the weights non-finite and did not happen
+    reader = tf.train.load_checkpoint(str(run_dir / "model-checkpoint-10"))
+    assert all(np.isfinite(reader.get_tensor(n)).all() for n in reader.get_variable_to_shape_map()
+               if reader.get_variable_to_dtype_map()[n].is_floating)
 
 
 def _idx_cases(d):
-    images = os.path.join(d, mnist.TRAIN_IMAGES)
-    good = open(images, "rb").read()
-    import gzip
+    images = pathlib.Path(d) / mnist.TRAIN_IMAGES
+    good = images.read_bytes()
     raw = gzip.decompress(good)
     return {
-        "missing": (lambda: os.remove(images), "missing train-images-idx3-ubyte.gz"),
-        "empty": (lambda: open(images, "wb").close(), "too short for an IDX header"),
-        "truncated": (lambda: open(images, "wb").write(gzip.compress(raw[:-100])), "does not match the header"),
-        "wrong magic": (lambda: open(images, "wb").write(gzip.compress(b"\0\0\x08\x01" + raw[4:])),
+        "missing": (images.unlink, "missing train-images-idx3-ubyte.gz"),
+        "empty": (lambda: images.write_bytes(b""), "too short for an IDX header"),
+        "truncated": (lambda: images.write_bytes(gzip.compress(raw[:-100])), "does not match the header"),
+        "wrong magic": (lambda: images.write_bytes(gzip.compress(b"\0\0\x08\x01" + raw[4:])),
                         "wrong magic number 2049"),
-        "wrong size": (lambda: open(images, "wb").write(gzip.compress(raw + b"\0" * 784)), "does not match the header"),
-        "corrupt gzip": (lambda: open(images, "wb").write(good[:len(good) // 3]), "corrupt gzip"),
+        "wrong size": (lambda: images.write_bytes(gzip.compress(raw + b"\0" * 784)), "does not match the header"),
+        "corrupt gzip": (lambda: images.write_bytes(good[:len(good) // 3]), "corrupt gzip"),
         "count mismatch": (lambda: idx.write_idx_labels(os.path.join(d, mnist.TRAIN_LABELS), np.zeros(59, np.uint8)),
                            "has 60 images but"),
     }
@@ -148,10 +188,10 @@ def test_bad_idx_files_get_one_clear_message(tmp_path, case):
     breaker, message = _idx_cases(d)[case]
     breaker()
     # --nodownload: a missing file must not send the test to the internet.
-    proc = run_module("chapter5.train", "--dataset=mnist", f"--data_dir={d}", f"--logdir={tmp_path / 'logs'}",
+    ran = run_program("train", "--dataset=mnist", f"--data_dir={d}", f"--logdir={tmp_path / 'logs'}",
                       "--progress=off", "--nodownload")
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
+    assert ran.returncode == 1
+    lines = ran.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert "train-images-idx3-ubyte.gz" in lines[0]
     assert not os.path.exists(tmp_path / "logs")  # nothing written for a run that could not start
@@ -160,9 +200,9 @@ def test_bad_idx_files_get_one_clear_message(tmp_path, case):
 def test_unwritable_logdir(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
-    proc = run_module("chapter5.train", "--dataset=mnist_sample", f"--logdir={blocker}", "--max_steps=1")
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert str(blocker) in proc.stderr and "cannot create the run directory" in proc.stderr
+    ran = run_program("train", "--dataset=mnist_sample", f"--logdir={blocker}", "--max_steps=1")
+    assert ran.returncode == 1 and ran.stderr.count("\n") == 1
+    assert str(blocker) in ran.stderr and "cannot create the run directory" in ran.stderr
 
 
 def test_full_disk_while_saving_keeps_previous_checkpoints(tmp_path):
@@ -186,23 +226,38 @@ def test_full_disk_while_saving_keeps_previous_checkpoints(tmp_path):
 
 def test_run_dir_of_another_model_is_refused(tmp_path):
     logs = tmp_path / "logs"
-    first = run_module("chapter5.train", "--dataset=mnist_sample", "--model=mlp", f"--logdir={logs}", "--run_name=x",
-                       "--max_steps=2", "--progress=off")
+    first = run_program("train", "--dataset=mnist_sample", "--model=mlp", f"--logdir={logs}", "--run_name=x",
+                        "--max_steps=2", "--progress=off")
     assert first.returncode == 0, first.stderr
-    other = run_module("chapter5.train", "--dataset=mnist_sample", "--model=mnist_conv", f"--logdir={logs}",
-                       "--run_name=x", "--max_steps=2")
-    assert other.returncode == 1 and "Traceback" not in other.stderr
-    assert "holds a --model=mlp run" in other.stderr
+    other = run_program("train", "--dataset=mnist_sample", "--model=mnist_conv", f"--logdir={logs}",
+                        "--run_name=x", "--max_steps=2")
+    assert other.returncode == 1 and "holds a --model=mlp run" in other.stderr
     assert _assert_loadable(logs / "x") == 2
 
 
-def test_stale_lock_is_taken_over(tmp_path):
+def _a_dead_pid():
+    """A process id no process has now (never our own, never running)."""
+    with open("/proc/sys/kernel/pid_max") as f:
+        pid_max = int(f.read())
+    for pid in range(pid_max - 1, 1, -1):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            continue
+    raise AssertionError("no free pid")
+
+
+def test_stale_lock_is_taken_over_and_a_live_one_is_not(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    (run_dir / "run.lock").write_text(f"{dead.pid}\n")
+    dead = _a_dead_pid()
+    (run_dir / "run.lock").write_text(f"{dead}\n")
     with checkpoints.RunDirLock(str(run_dir)) as lock:
-        assert lock.took_over_from == dead.pid
+        assert lock.took_over_from == dead
         assert (run_dir / "run.lock").read_text().strip() == str(os.getpid())
     assert not (run_dir / "run.lock").exists()
+    (run_dir / "run.lock").write_text("1\n")  # pid 1 is always alive
+    with pytest.raises(RunDirError, match=r"in use by another training run \(pid 1,"):
+        checkpoints.RunDirLock(str(run_dir)).acquire()

@@ -1,5 +1,6 @@
 """Using a trained model: chapter5.evaluate, book-era checkpoints, chapter5.predict on image files."""
 
+import json
 import os
 import re
 import struct
@@ -8,8 +9,8 @@ import zlib
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import run_program
 
-from conftest import run_module
 from dlfund import digits
 from dlfund.data import mnist
 from dlfund.errors import DataError
@@ -21,8 +22,8 @@ v1 = tf.compat.v1
 def sample_run(tmp_path_factory):
     """The §5.8 convnet trained briefly on the bundled sample."""
     logs = tmp_path_factory.mktemp("logs")
-    proc = run_module("chapter5.train", "--flagfile=chapter5/flags/quickstart.cfg", f"--logdir={logs}",
-                      "--training_epochs=3", "--progress=off", "--summary_images=false")
+    proc = run_program("train", "--flagfile=chapter5/flags/quickstart.cfg", f"--logdir={logs}",
+                       "--training_epochs=2", "--progress=off", "--summary_images=false")
     assert proc.returncode == 0, proc.stderr
     accuracy = float(re.search(r"Test Accuracy: (\S+)", proc.stdout).group(1))
     return logs / "quickstart", accuracy
@@ -30,18 +31,22 @@ def sample_run(tmp_path_factory):
 
 def test_evaluate_reports_the_same_accuracy_and_writes_eval_summaries(sample_run):
     run_dir, train_accuracy = sample_run
-    proc = run_module("chapter5.evaluate", f"--logdir={run_dir}", "--projector_examples=300")
+    proc = run_program("evaluate", f"--logdir={run_dir}", "--projector_examples=300")
     assert proc.returncode == 0, proc.stderr
     accuracy = float(re.search(r"^Test Accuracy: (\S+)$", proc.stdout, re.M).group(1))
     assert accuracy == pytest.approx(train_accuracy, abs=1e-6) and accuracy > 0.9
-    assert re.search(r"^Test Cost: \d+\.\d+$", proc.stdout, re.M)
-    rows = [l for l in proc.stdout.splitlines() if re.match(r"^\s+\d ", l)]
+    # The graph's own cost, the same number training reported for the same checkpoint.
+    results = json.loads((run_dir / "results.json").read_text())
+    assert float(re.search(r"^Test Cost: (\S+)$", proc.stdout, re.M).group(1)) == pytest.approx(
+        results["test_cost"], abs=1e-6)
+    rows = [ln for ln in proc.stdout.splitlines() if re.match(r"^\s+\d ", ln)]
     assert len(rows) == 10 and sum(int(v) for r in rows for v in r.split()[1:11]) == 1000
     eval_dir = run_dir / "eval"
-    assert (eval_dir / "projector_config.pbtxt").exists() and (eval_dir / "sprite.png").exists()
+    assert (eval_dir / "sprite.png").exists() and (eval_dir / "embedding.tsv").exists()
     assert len((eval_dir / "metadata.tsv").read_text().splitlines()) == 301
-    config = (eval_dir / "projector_config.pbtxt").read_text()
-    assert "last_hidden_layer" in config and "sprite.png" in config
+    assert np.loadtxt(eval_dir / "embedding.tsv").shape == (300, 1024)
+    config = (run_dir / "projector_config.pbtxt").read_text()
+    assert "eval/embedding.tsv" in config and "eval/sprite.png" in config and "eval/metadata.tsv" in config
     from tensorflow.core.util import event_pb2
     tags = set()
     for name in os.listdir(eval_dir):
@@ -63,7 +68,8 @@ def _book_mlp_checkpoint(directory):
             y = v1.placeholder("float", [None, 10])
 
             def layer(inp, shape):
-                W = v1.get_variable("W", shape, initializer=v1.random_normal_initializer(stddev=(2.0 / shape[0]) ** 0.5))
+                weight_init = v1.random_normal_initializer(stddev=(2.0 / shape[0]) ** 0.5)
+                W = v1.get_variable("W", shape, initializer=weight_init)
                 b = v1.get_variable("b", shape[1:], initializer=v1.constant_initializer(value=0))
                 return tf.nn.relu(tf.matmul(inp, W) + b)
 
@@ -93,17 +99,17 @@ def _book_mlp_checkpoint(directory):
 def test_a_book_era_checkpoint_restores_and_gives_its_accuracy(tmp_path):
     path, book_accuracy = _book_mlp_checkpoint(str(tmp_path))
     assert path.endswith("model-checkpoint-300")
-    proc = run_module("chapter5.evaluate", f"--logdir={tmp_path}", f"--checkpoint={path}", "--model=mlp",
-                      "--dataset=mnist_sample", "--book_output_relu", "--projector_examples=0")
+    proc = run_program("evaluate", f"--checkpoint={path}", "--model=mlp", "--dataset=mnist_sample",
+                       "--book_output_relu", "--projector_examples=0")
     assert proc.returncode == 0, proc.stderr
     assert float(re.search(r"Test Accuracy: (\S+)", proc.stdout).group(1)) == pytest.approx(book_accuracy, abs=1e-6)
     assert "global step 300" in proc.stdout
-    wrong = run_module("chapter5.evaluate", f"--logdir={tmp_path}", f"--checkpoint={path}", "--model=mnist_conv",
-                       "--dataset=mnist_sample")
-    assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
+    assert (tmp_path / "eval").is_dir()  # without --logdir, eval/ goes beside the checkpoint
+    wrong = run_program("evaluate", f"--checkpoint={path}", "--model=mnist_conv", "--dataset=mnist_sample")
+    assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1
     assert "mnist_conv_model/conv_1/W" in wrong.stderr and "mlp_model/hidden_1/W" in wrong.stderr
-    wider = run_module("chapter5.evaluate", f"--logdir={tmp_path}", f"--checkpoint={path}", "--model=mlp",
-                       "--hidden_units=300,256", "--dataset=mnist_sample")
+    wider = run_program("evaluate", f"--checkpoint={path}", "--model=mlp", "--hidden_units=300,256",
+                        "--dataset=mnist_sample")
     assert wider.returncode == 1 and "wrong shape" in wider.stderr and "[784, 256]" in wider.stderr
 
 
@@ -183,10 +189,10 @@ def test_predict_reads_a_drawn_digit_and_survives_bad_files(sample_run, tmp_path
         if content is not None:
             (tmp_path / name).write_bytes(content)
     pre = tmp_path / "pre"
-    proc = run_module("chapter5.predict", f"--logdir={run_dir}", f"--save_preprocessed={pre}",
-                      *[p for p, _ in good], *[str(tmp_path / n) for n in bad])
+    proc = run_program("predict", f"--logdir={run_dir}", f"--save_preprocessed={pre}",
+                       *[p for p, _ in good], *[str(tmp_path / n) for n in bad])
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    errors = [l for l in proc.stderr.splitlines() if l.startswith("error: ")]
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
     assert len(errors) == len(bad)
     for name, reason in [("missing.png", "not found"), ("empty.png", "empty"), ("notes.png", "not a PNG"),
                          ("cut.png", "cannot decode"), ("huge.png", "100000x100000")]:
@@ -203,10 +209,15 @@ def test_plot_needs_matplotlib_or_writes_the_figure(sample_run, tmp_path):
     image[10:50, 18:22] = 0
     (tmp_path / "one.png").write_bytes(_png(image))
     figure = tmp_path / "fig.png"
-    proc = run_module("chapter5.predict", f"--logdir={run_dir}", f"--plot={figure}", str(tmp_path / "one.png"))
+    proc = run_program("predict", f"--logdir={run_dir}", f"--plot={figure}", str(tmp_path / "one.png"))
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         assert proc.returncode == 1 and 'pip install -e ".[plot]"' in proc.stderr and not figure.exists()
     else:
         assert proc.returncode == 0 and figure.stat().st_size > 1000
+
+
+def test_evaluate_needs_a_run_or_a_checkpoint():
+    proc = run_program("evaluate", "--model=mlp")
+    assert proc.returncode == 1 and "give --logdir=RUN_DIR, or --checkpoint=PATH" in proc.stderr

@@ -22,7 +22,8 @@ interface as the MNIST reader (``train.next_batch``, ``test.batches``).
 from __future__ import annotations
 
 import os
-from typing import Callable, NamedTuple, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -44,6 +45,7 @@ LABEL_BYTES = 1
 IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE * 3
 RECORD_BYTES = LABEL_BYTES + IMAGE_BYTES
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+SHORT_NAMES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
 def check_files(filenames: Sequence[str]) -> int:
@@ -79,6 +81,12 @@ def read_cifar10_file(filename: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+# The functions mapped over records have no data-dependent Python control flow, so AutoGraph's
+# conversion (on by default in tf.data's map) would only cost time: about a second per pipeline.
+_plain = tf.autograph.experimental.do_not_convert
+
+
+@_plain
 def _decode(record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     raw = tf.io.decode_raw(record, tf.uint8)
     label = tf.cast(raw[0], tf.int32)
@@ -101,31 +109,45 @@ def read_cifar10(filenames: Sequence[str]) -> tf.data.Dataset:
 
 
 def train_dataset(filenames: Sequence[str], batch_size: int, augment: Sequence[str] = preprocessing.BOOK_CIFAR_AUGMENT,
-                  whitened: bool = True, crop_size: int = 24, shuffle: bool = True, seed: Optional[int] = None,
-                  shuffle_buffer: int = 20000) -> tf.data.Dataset:
-    """Endless shuffled, augmented training batches: (float32 [batch, crop, crop, 3], int32 [batch])."""
-    ds = read_cifar10(filenames)
+                  whitened: bool = True, crop_size: int = 24, shuffle: bool = True, seed: int | None = None,
+                  shuffle_buffer: int = 20000, skip: int = 0) -> tf.data.Dataset:
+    """Endless shuffled, augmented training batches: (float32 [batch, crop, crop, 3], int32 [batch]).
+
+    ``skip`` leaves out the first records (those held out for validation).
+    """
+    ds = read_cifar10(filenames).skip(skip)
     if shuffle:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.repeat()
-    if "crop" not in augment:
-        ds = ds.map(lambda im, lab: (tf.image.resize_with_crop_or_pad(im, crop_size, crop_size), lab))
-    ds = ds.map(lambda im, lab: (preprocessing.distort(tf.cast(im, tf.float32), augment, crop_size, whitened, seed),
-                                 lab), num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+
+    @_plain
+    def distorted(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        image = tf.cast(image, tf.float32)
+        if "crop" not in augment:
+            image = tf.image.resize_with_crop_or_pad(image, crop_size, crop_size)
+        return preprocessing.distort(image, augment, crop_size, whitened, seed), label
+
+    ds = ds.map(distorted, num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 def eval_dataset(filenames: Sequence[str], batch_size: int, whitened: bool = True,
-                 crop_size: int = 24) -> tf.data.Dataset:
-    """One pass of centrally cropped, whitened batches: (float32 [batch, crop, crop, 3], int32 [batch])."""
-    ds = read_cifar10(filenames)
-    ds = ds.map(lambda im, lab: (preprocessing.eval_preprocess(tf.cast(im, tf.float32), crop_size, whitened), lab),
-                num_parallel_calls=tf.data.AUTOTUNE)
+                 crop_size: int = 24, take: int = -1) -> tf.data.Dataset:
+    """One pass of centrally cropped, whitened batches: (float32 [batch, crop, crop, 3], int32 [batch]).
+
+    ``take`` limits the pass to the first records (-1: all).
+    """
+
+    @_plain
+    def cropped(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return preprocessing.eval_preprocess(tf.cast(image, tf.float32), crop_size, whitened), label
+
+    ds = read_cifar10(filenames).take(take).map(cropped, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def distorted_inputs(data_dir: str, batch_size: int, augment: Sequence[str] = preprocessing.BOOK_CIFAR_AUGMENT,
-                     whitened: bool = True, seed: Optional[int] = None) -> tuple[tf.Tensor, tf.Tensor]:
+                     whitened: bool = True, seed: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
     """Training batches as graph tensors (Book §5.11, ``cifar10_input.distorted_inputs``).
 
     Args:
@@ -160,7 +182,7 @@ def inputs(eval_data: bool, data_dir: str, batch_size: int) -> tuple[tf.Tensor, 
     return v1.data.make_one_shot_iterator(eval_dataset(files, batch_size)).get_next()
 
 
-def maybe_download_and_extract(data_dir: str, progress: Optional[Callable[[int, Optional[int]], None]] = None) -> str:
+def maybe_download_and_extract(data_dir: str, progress: Callable[[int, int | None], None] | None = None) -> str:
     """Returns the ``cifar-10-batches-bin`` directory, downloading and extracting it if needed.
 
     Looks for the batch files in ``data_dir``, ``data_dir/cifar-10-batches-bin``
@@ -197,19 +219,22 @@ class TrainStream:
 
     The ``tf.data`` pipeline runs in a graph and session of its own; each
     ``next_batch`` is one ``sess.run`` of :func:`distorted_inputs`' tensors, whose
-    map and prefetch stages work in background threads meanwhile.
+    map and prefetch stages work in background threads meanwhile. The first
+    ``skip`` records (held out for validation) are never drawn.
     """
 
     def __init__(self, filenames: Sequence[str], augment: Sequence[str], whitened: bool, crop_size: int,
-                 shuffle: bool, seed: int, threads: int = 0) -> None:
+                 shuffle: bool, seed: int, threads: int = 0, skip: int = 0) -> None:
         self.filenames = list(filenames)
-        self.num_examples = check_files(self.filenames)
+        self.skip = skip
+        self.num_examples = check_files(self.filenames) - skip
         self.augment, self.whitened, self.crop_size = tuple(augment), whitened, crop_size
         self.shuffle, self.seed, self.threads = shuffle, seed, threads
         self.epochs_completed = 0
         self._consumed = 0
         self._batch_size = None
         self._sess = None
+        self._preview = None
 
     def _build(self, batch_size: int) -> None:
         self.close()
@@ -219,7 +244,7 @@ class TrainStream:
             # though not the exact order an uninterrupted run would have drawn.
             seed = self.seed * 1_000_003 + self._consumed
             ds = train_dataset(self.filenames, batch_size, self.augment, self.whitened, self.crop_size,
-                               self.shuffle, seed)
+                               self.shuffle, seed, skip=self.skip)
             self._next = v1.data.make_one_shot_iterator(ds).get_next()
         config = v1.ConfigProto(intra_op_parallelism_threads=self.threads, inter_op_parallelism_threads=self.threads)
         self._sess = v1.Session(graph=graph, config=config)
@@ -240,10 +265,58 @@ class TrainStream:
         self.epochs_completed = self._consumed // self.num_examples
         return images, labels
 
+    def preview(self, n: int = 8) -> list:
+        """TensorBoard images of the first ``n`` training images and a fresh random augmentation of each.
+
+        Three image summaries: ``original_images`` (32x32 as stored),
+        ``augmented_images`` (after crop, flip, brightness, contrast: what the
+        augmentation did) and ``distorted_images`` (the book's tag: the
+        network's input, after whitening, rescaled per image for display).
+        """
+        if self._preview is None:
+            self._preview = AugmentationPreview(self.filenames, n, self.augment, self.crop_size, self.skip)
+        return self._preview.summaries()
+
     def close(self) -> None:
         if self._sess is not None:
             self._sess.close()
             self._sess = None
+
+
+class AugmentationPreview:
+    """A few fixed training images and the book's augmentation applied to them anew at every call.
+
+    Runs in a graph and session of its own, PNG encoding included, so it can be
+    called while another graph is the default (during training).
+    """
+
+    def __init__(self, filenames: Sequence[str], n: int, augment: Sequence[str], crop_size: int, skip: int) -> None:
+        images = []
+        for name in filenames:
+            images.append(read_cifar10_file(name)[0])
+            if sum(len(i) for i in images) >= skip + n:
+                break
+        originals = np.concatenate(images)[skip:skip + n]
+        graph = tf.Graph()
+        with graph.as_default():
+            x = tf.constant(originals)
+            augmented = tf.map_fn(_plain(lambda im: preprocessing.distort(tf.cast(im, tf.float32), augment, crop_size,
+                                                                          whitened=False)),
+                                  x, fn_output_signature=tf.float32)
+            whitened = preprocessing.whiten(augmented)
+            lo = tf.reduce_min(whitened, axis=[1, 2, 3], keepdims=True)
+            hi = tf.reduce_max(whitened, axis=[1, 2, 3], keepdims=True)
+            shown = {"original_images": x,
+                     "augmented_images": tf.cast(tf.clip_by_value(augmented, 0, 255), tf.uint8),
+                     "distorted_images": tf.cast((whitened - lo) / tf.maximum(hi - lo, 1e-8) * 255, tf.uint8)}
+            self._fetch = {tag: (images, tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string))
+                           for tag, images in shown.items()}
+        self._sess = v1.Session(graph=graph)
+
+    def summaries(self) -> list:
+        """``original_images``, ``augmented_images`` and ``distorted_images`` Summary protos."""
+        from dlfund.summaries import image_summary
+        return [image_summary(tag, images, pngs) for tag, (images, pngs) in self._sess.run(self._fetch).items()]
 
 
 class EvalSet:
@@ -254,11 +327,12 @@ class EvalSet:
         labels / label_ids: int32 / int64 [N].
     """
 
-    def __init__(self, filenames: Sequence[str], whitened: bool = True, crop_size: int = 24) -> None:
+    def __init__(self, filenames: Sequence[str], whitened: bool = True, crop_size: int = 24, take: int = -1) -> None:
         graph = tf.Graph()
         with graph.as_default():
-            next_batch = v1.data.make_one_shot_iterator(eval_dataset(filenames, 1000, whitened, crop_size)).get_next()
-        images, labels = [], []
+            ds = eval_dataset(filenames, 1000, whitened, crop_size, take)
+            next_batch = v1.data.make_one_shot_iterator(ds).get_next()
+        images, labels = [np.zeros((0, crop_size, crop_size, 3), np.float32)], [np.zeros(0, np.int32)]
         with v1.Session(graph=graph) as sess:
             while True:
                 try:
@@ -280,11 +354,13 @@ class EvalSet:
 class Source(NamedTuple):
     name: str
     class_names: tuple
+    short_names: tuple
 
 
 def read_data_sets(data_dir: str, augment: Sequence[str] = preprocessing.BOOK_CIFAR_AUGMENT, whitened: bool = True,
                    crop_size: int = 24, shuffle: bool = True, seed: int = 0, threads: int = 0,
-                   progress: Optional[Callable[[str, int, Optional[int]], None]] = None) -> Datasets:
+                   validation_size: int | None = None, validation_on_test: bool = False,
+                   progress: Callable[[str, int, int | None], None] | None = None) -> Datasets:
     """Reads (downloading if needed) CIFAR-10 for training and evaluation (Book §5.11).
 
     Args:
@@ -295,18 +371,31 @@ def read_data_sets(data_dir: str, augment: Sequence[str] = preprocessing.BOOK_CI
         shuffle: shuffle the training stream.
         seed: shuffle and augmentation seed.
         threads: session threads of the input pipeline (0 = TensorFlow's choice).
+        validation_size: leading training records held out for validation
+            (default: a tenth, 5,000 of CIFAR-10's 50,000).
+        validation_on_test: the listings' behaviour (errata E12): no records
+            held out, and the test set doubles as the validation set.
         progress: optional download callback ``(filename, done, total)``.
 
     Returns:
-        :class:`dlfund.data.Datasets` of a :class:`TrainStream` and :class:`EvalSet` s;
-        ``validation`` is the test set, as in the book.
+        :class:`dlfund.data.Datasets` of a :class:`TrainStream` and :class:`EvalSet` s.
+
+    Raises:
+        DataError: a file is malformed, or ``validation_size`` leaves no training records.
     """
     cb = (lambda done, total: progress(ARCHIVE, done, total)) if progress else None
     batches = maybe_download_and_extract(data_dir, cb)
     train_files = [os.path.join(batches, f) for f in TRAIN_FILES]
-    test_files = [os.path.join(batches, f) for f in TEST_FILES]
-    train = TrainStream(train_files, augment, whitened, crop_size, shuffle, seed, threads)
-    test = EvalSet(test_files, whitened, crop_size)
-    return Datasets(train, test, test, Source("cifar10", CLASS_NAMES), batches,
+    test = EvalSet([os.path.join(batches, f) for f in TEST_FILES], whitened, crop_size)
+    total = check_files(train_files)
+    held_out = 0 if validation_on_test else (total // 10 if validation_size is None else validation_size)
+    if not 0 <= held_out < total:
+        raise DataError(f"validation_size {held_out} must be in 0..{total - 1} for the {total} training records "
+                        f"in {batches}")
+    train = TrainStream(train_files, augment, whitened, crop_size, shuffle, seed, threads, skip=held_out)
+    validation = test if validation_on_test else EvalSet(train_files, whitened, crop_size, take=held_out)
+    split = ("validation = test set, as in the book" if validation_on_test
+             else f"validation = the first {held_out} training records")
+    return Datasets(train, validation, test, Source("cifar10", CLASS_NAMES, SHORT_NAMES), batches,
                     f"CIFAR-10 binary files in {batches} (augment: {','.join(augment) or 'none'}; "
-                    f"whiten: {'on' if whitened else 'off'}; validation = test set, as in the book)")
+                    f"whiten: {'on' if whitened else 'off'}; {split})")

@@ -14,12 +14,12 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 from dlfund.errors import DataError, DownloadError
 
 #: progress(bytes_done, bytes_total_or_None) is called while a file streams in.
-ProgressFn = Callable[[int, Optional[int]], None]
+ProgressFn = Callable[[int, int | None], None]
 
 _CHUNK = 1 << 16
 # tarfile.FilterError exists only on Pythons with PEP 706.
@@ -36,7 +36,7 @@ def file_digest(path: str, algorithm: str = "sha256") -> str:
 
 
 def _fetch_one(url: str, dest: str, algorithm: str, expected: str,
-               progress: Optional[ProgressFn], timeout: float) -> None:
+               progress: ProgressFn | None, timeout: float) -> None:
     """Streams ``url`` into ``dest`` through a temp file; raises on any failure."""
     directory = os.path.dirname(os.path.abspath(dest))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(dest) + ".", suffix=".part", dir=directory)
@@ -63,7 +63,7 @@ def _fetch_one(url: str, dest: str, algorithm: str, expected: str,
 
 
 def maybe_download(filename: str, work_dir: str, urls: Sequence[str], checksum: tuple[str, str],
-                   progress: Optional[ProgressFn] = None, timeout: float = 30.0) -> str:
+                   progress: ProgressFn | None = None, timeout: float = 30.0) -> str:
     """Returns ``work_dir/filename``, downloading it from the first mirror that works.
 
     A file that is already present is returned as it is (the caller checks its

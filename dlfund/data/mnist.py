@@ -3,8 +3,19 @@
 ``read_data_sets(train_dir, one_hot=True)`` returns ``train``, ``validation`` and
 ``test`` :class:`DataSet` objects whose ``images`` are float32 [N, 784] in [0, 1]
 and whose ``labels`` are one-hot float32 [N, 10]; ``next_batch(batch_size)``
-hands out mini-batches and reshuffles every epoch. The validation set is the
-first ``validation_size`` training images (5,000 for MNIST), as in the book.
+hands out mini-batches. The validation set is the first ``validation_size``
+training images (5,000 for MNIST), as in the book.
+
+How the batches are drawn differs from the book's reader (``input_data.py``,
+errata E13): that one visits the first epoch in file order and reshuffles from
+the second on, with NumPy's global random state; and a batch that would run
+past the end of an epoch is not taken from it: the remaining examples are
+skipped, the set is reshuffled and the batch starts the new epoch. Here every
+epoch, the first included, has its own order drawn from ``(seed, epoch)``, so
+a resumed run sees the batches an uninterrupted one would; and a batch that
+runs past the end takes the rest of the epoch and then the start of the next,
+so no example is skipped. With the book's sizes (55,000 images, batches of
+100) no batch runs past an epoch's end, and only the first epoch's order differs.
 
 Three data sets are known:
 
@@ -21,7 +32,7 @@ import dataclasses
 import gzip
 import hashlib
 import os
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 
@@ -50,6 +61,7 @@ class IdxSource:
             recognise a local copy that was recompressed (e.g. Debian's).
         validation_size: how many leading training images form the validation set.
         class_names: the ten label names.
+        short_names: the same, short enough for table columns.
     """
     name: str
     urls: tuple[str, ...]
@@ -57,6 +69,7 @@ class IdxSource:
     content_sha256: dict
     validation_size: int
     class_names: tuple[str, ...]
+    short_names: tuple[str, ...] = ()
 
 
 MNIST = IdxSource(
@@ -92,6 +105,7 @@ FASHION_MNIST = IdxSource(
     validation_size=5000,
     class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    short_names=("top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"),
 )
 
 MNIST_SAMPLE = IdxSource(
@@ -154,7 +168,8 @@ class DataSet:
         self.images = flat
         self.label_ids = labels.astype(np.int64)
         if self.label_ids.size and (self.label_ids.min() < 0 or self.label_ids.max() >= num_classes):
-            raise DataError(f"labels must lie in [0, {num_classes}), found {self.label_ids.min()}..{self.label_ids.max()}")
+            raise DataError(f"labels must lie in [0, {num_classes}), "
+                            f"found {self.label_ids.min()}..{self.label_ids.max()}")
         if one_hot:
             self.labels = np.eye(num_classes, dtype=np.float32)[self.label_ids]
         else:
@@ -167,7 +182,7 @@ class DataSet:
         self._index_in_epoch = 0
         self._order = self._order_for(0)
 
-    def _order_for(self, epoch: int) -> Optional[np.ndarray]:
+    def _order_for(self, epoch: int) -> np.ndarray | None:
         if self.sort_by_label:
             return np.argsort(self.label_ids, kind="stable")
         if self.shuffle:
@@ -194,8 +209,9 @@ class DataSet:
     def next_batch(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """Returns the next ``batch_size`` examples (Book §3: ``mnist.train.next_batch``).
 
-        As in the book's reader, a batch that runs past the end of an epoch takes
-        the rest of this epoch and the start of the next (newly ordered) one.
+        A batch that runs past the end of an epoch takes the rest of this epoch
+        and the start of the next (newly ordered) one; the book's reader skips
+        the rest instead (see the module docstring).
 
         Args:
             batch_size: number of examples, at most ``num_examples``.
@@ -250,10 +266,51 @@ def offline_message(source: IdxSource, data_dir: str, missing: list, reason: str
             "or train offline on the bundled sample with --dataset=mnist_sample.")
 
 
+def _local_files(source: IdxSource, data_dir: str, download_missing: bool,
+                 progress: Callable[[str, int, int | None], None] | None) -> dict:
+    """``{file name: local path}`` of the four files (uncompressed copies preferred), downloading missing ones."""
+    paths = {}
+    for name in FILES:
+        plain = os.path.join(data_dir, name[:-3])
+        paths[name] = plain if os.path.exists(plain) else os.path.join(data_dir, name)
+    missing = [n for n, p in paths.items() if not os.path.exists(p)]
+    if missing and (source is MNIST_SAMPLE or not download_missing):
+        raise DataError(f"missing {', '.join(missing)} in {data_dir}"
+                        + ("" if source is MNIST_SAMPLE else " (downloading is off)"))
+    for name in missing:
+        cb = (lambda done, total, _n=name: progress(_n, done, total)) if progress else None
+        try:
+            paths[name] = download.maybe_download(name, data_dir, source.urls, source.download_checksums[name],
+                                                  progress=cb)
+        except DownloadError as e:
+            raise DownloadError(offline_message(source, data_dir, missing, str(e))) from None
+    return paths
+
+
+def _read_checked(paths: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Reads the four files; checks counts, label range and image sizes agree. Raises DataError naming files."""
+    train_images = idx.read_idx_images(paths[TRAIN_IMAGES])
+    train_labels = idx.read_idx_labels(paths[TRAIN_LABELS])
+    test_images = idx.read_idx_images(paths[TEST_IMAGES])
+    test_labels = idx.read_idx_labels(paths[TEST_LABELS])
+    for images_name, labels_name, images, labels in (
+            (TRAIN_IMAGES, TRAIN_LABELS, train_images, train_labels),
+            (TEST_IMAGES, TEST_LABELS, test_images, test_labels)):
+        if images.shape[0] != labels.shape[0]:
+            raise DataError(f"{paths[images_name]} has {images.shape[0]} images but "
+                            f"{paths[labels_name]} has {labels.shape[0]} labels")
+        if labels.size and labels.max() > 9:
+            raise DataError(f"{paths[labels_name]}: label {labels.max()} is not a digit class 0-9")
+    if test_images.shape[1:] != train_images.shape[1:]:
+        raise DataError(f"{paths[TEST_IMAGES]}: images are {test_images.shape[1:]} but training "
+                        f"images are {train_images.shape[1:]}")
+    return train_images, train_labels, test_images, test_labels
+
+
 def read_data_sets(train_dir: str, one_hot: bool = True, dataset: str = "mnist",
-                   validation_size: Optional[int] = None, shuffle: bool = True,
+                   validation_size: int | None = None, shuffle: bool = True,
                    sort_by_label: bool = False, seed: int = 0, download_missing: bool = True,
-                   progress: Optional[Callable[[str, int, Optional[int]], None]] = None) -> Datasets:
+                   progress: Callable[[str, int, int | None], None] | None = None) -> Datasets:
     """Reads (downloading if needed) an MNIST-format data set (Book §3, §5.8).
 
     Args:
@@ -280,38 +337,8 @@ def read_data_sets(train_dir: str, one_hot: bool = True, dataset: str = "mnist",
         raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(SOURCES)}")
     source = SOURCES[dataset]
     data_dir = SAMPLE_DIR if source is MNIST_SAMPLE else train_dir
-    paths = {}
-    for name in FILES:
-        plain = os.path.join(data_dir, name[:-3])
-        paths[name] = plain if os.path.exists(plain) else os.path.join(data_dir, name)
-    missing = [n for n, p in paths.items() if not os.path.exists(p)]
-    if missing:
-        if source is MNIST_SAMPLE or not download_missing:
-            raise DataError(f"missing {', '.join(missing)} in {data_dir}"
-                            + ("" if source is MNIST_SAMPLE else " (downloading is off)"))
-        for name in missing:
-            cb = (lambda done, total, _n=name: progress(_n, done, total)) if progress else None
-            try:
-                paths[name] = download.maybe_download(name, data_dir, source.urls,
-                                                      source.download_checksums[name], progress=cb)
-            except DownloadError as e:
-                raise DownloadError(offline_message(source, data_dir, missing, str(e))) from None
-
-    train_images = idx.read_idx_images(paths[TRAIN_IMAGES])
-    train_labels = idx.read_idx_labels(paths[TRAIN_LABELS])
-    test_images = idx.read_idx_images(paths[TEST_IMAGES])
-    test_labels = idx.read_idx_labels(paths[TEST_LABELS])
-    for images_name, labels_name, images, labels in (
-            (TRAIN_IMAGES, TRAIN_LABELS, train_images, train_labels),
-            (TEST_IMAGES, TEST_LABELS, test_images, test_labels)):
-        if images.shape[0] != labels.shape[0]:
-            raise DataError(f"{paths[images_name]} has {images.shape[0]} images but "
-                            f"{paths[labels_name]} has {labels.shape[0]} labels")
-        if labels.size and labels.max() > 9:
-            raise DataError(f"{paths[labels_name]}: label {labels.max()} is not a digit class 0-9")
-    if test_images.shape[1:] != train_images.shape[1:]:
-        raise DataError(f"{paths[TEST_IMAGES]}: images are {test_images.shape[1:]} but training "
-                        f"images are {train_images.shape[1:]}")
+    paths = _local_files(source, data_dir, download_missing, progress)
+    train_images, train_labels, test_images, test_labels = _read_checked(paths)
 
     if validation_size is None:
         validation_size = source.validation_size

@@ -14,17 +14,15 @@ TensorBoard by the book's ``filter_summary``.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import tensorflow as tf
 
-from dlfund.layers import ACTIVATIONS, conv2d, dropout, layer, max_pool
-from dlfund.models import ModelOptions
+from dlfund.layers import conv2d, dropout, layer, max_pool
+from dlfund.models.common import ModelOptions, layer_args, output_layer
 
 v1 = tf.compat.v1
 
 
-def inference(x: tf.Tensor, keep_prob: tf.Tensor, phase_train: Optional[tf.Tensor] = None,
+def inference(x: tf.Tensor, keep_prob: tf.Tensor, phase_train: tf.Tensor | None = None,
               options: ModelOptions = ModelOptions()) -> tf.Tensor:
     """Builds the CIFAR-10 convnet (with ``phase_train``: the batch-normalized one).
 
@@ -37,28 +35,33 @@ def inference(x: tf.Tensor, keep_prob: tf.Tensor, phase_train: Optional[tf.Tenso
     Returns:
         float32 logits [batch, 10].
     """
-    act = ACTIVATIONS[options.activation or "relu"]
-    common = dict(weight_init=options.weight_init, update_averages_in_inference=options.book_bn_update)
+    kw = layer_args(options)
     with v1.variable_scope("conv_1"):
-        conv_1 = conv2d(x, [5, 5, 3, 64], [64], phase_train, visualize=True, activation=act, **common)
+        conv_1 = conv2d(x, [5, 5, 3, 64], [64], phase_train, visualize=True, **kw)
         pool_1 = max_pool(conv_1)
+
     with v1.variable_scope("conv_2"):
-        conv_2 = conv2d(pool_1, [5, 5, 64, 64], [64], phase_train, activation=act, **common)
+        conv_2 = conv2d(pool_1, [5, 5, 64, 64], [64], phase_train, **kw)
         pool_2 = max_pool(conv_2)
+
     with v1.variable_scope("fc_1"):
         dim = 1
         for d in pool_2.shape[1:].as_list():
             dim *= d
+
         pool_2_flat = tf.reshape(pool_2, [-1, dim])
-        fc_1 = layer(pool_2_flat, [dim, 384], [384], phase_train, activation=act, **common)
+        fc_1 = layer(pool_2_flat, [dim, 384], [384], phase_train, **kw)
+
+        # apply dropout
         fc_1_drop = dropout(fc_1, keep_prob)
+
     with v1.variable_scope("fc_2"):
-        fc_2 = layer(fc_1_drop, [384, 192], [192], phase_train, activation=act, **common)
+        fc_2 = layer(fc_1_drop, [384, 192], [192], phase_train, **kw)
+
+        # apply dropout
         fc_2_drop = dropout(fc_2, keep_prob)
+
     with v1.variable_scope("output"):
-        out_bn = phase_train if options.book_output_relu else None
-        out_act = tf.nn.relu if options.book_output_relu else None
-        return layer(fc_2_drop, [192, 10], [10], out_bn, activation=out_act, **common)
+        output = output_layer(fc_2_drop, [192, 10], [10], phase_train, options)
 
-
-build = inference
+    return output

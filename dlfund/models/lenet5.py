@@ -14,17 +14,15 @@ graph, so the model takes the same 784-pixel input as every MNIST model.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import tensorflow as tf
 
-from dlfund.layers import ACTIVATIONS, avg_pool2d, conv2d, dropout, layer
-from dlfund.models import ModelOptions
+from dlfund.layers import avg_pool2d, conv2d, dropout, layer
+from dlfund.models.common import ModelOptions, layer_args, output_layer
 
 v1 = tf.compat.v1
 
 
-def inference(x: tf.Tensor, keep_prob: Optional[tf.Tensor] = None, phase_train: Optional[tf.Tensor] = None,
+def inference(x: tf.Tensor, keep_prob: tf.Tensor | None = None, phase_train: tf.Tensor | None = None,
               options: ModelOptions = ModelOptions()) -> tf.Tensor:
     """Builds LeNet-5.
 
@@ -37,26 +35,26 @@ def inference(x: tf.Tensor, keep_prob: Optional[tf.Tensor] = None, phase_train: 
     Returns:
         float32 logits [batch, 10].
     """
-    act = ACTIVATIONS[options.activation or "tanh"]
-    common = dict(weight_init=options.weight_init, update_averages_in_inference=options.book_bn_update)
+    kw = layer_args(options, default_activation="tanh")
     x = tf.pad(tf.reshape(x, [-1, 28, 28, 1]), [[0, 0], [2, 2], [2, 2], [0, 0]])
     with v1.variable_scope("conv_1"):
-        conv_1 = conv2d(x, [5, 5, 1, 6], [6], phase_train, visualize=True, activation=act,
-                        padding="VALID", **common)
+        conv_1 = conv2d(x, [5, 5, 1, 6], [6], phase_train, visualize=True, padding="VALID", **kw)
         pool_1 = avg_pool2d(conv_1)
+
     with v1.variable_scope("conv_2"):
-        conv_2 = conv2d(pool_1, [5, 5, 6, 16], [16], phase_train, activation=act, padding="VALID", **common)
+        conv_2 = conv2d(pool_1, [5, 5, 6, 16], [16], phase_train, padding="VALID", **kw)
         pool_2 = avg_pool2d(conv_2)
+
     with v1.variable_scope("conv_3"):
-        conv_3 = conv2d(pool_2, [5, 5, 16, 120], [120], phase_train, activation=act, padding="VALID", **common)
+        conv_3 = conv2d(pool_2, [5, 5, 16, 120], [120], phase_train, padding="VALID", **kw)
         flat = tf.reshape(conv_3, [-1, 120])
+
     with v1.variable_scope("fc"):
-        fc = layer(flat, [120, 84], [84], activation=act, weight_init=options.weight_init)
+        fc = layer(flat, [120, 84], [84], **kw)
         if keep_prob is not None:
             fc = dropout(fc, keep_prob)
+
     with v1.variable_scope("output"):
-        out_act = tf.nn.relu if options.book_output_relu else None
-        return layer(fc, [84, 10], [10], activation=out_act, weight_init=options.weight_init)
+        output = output_layer(fc, [84, 10], [10], phase_train, options)
 
-
-build = inference
+    return output

@@ -6,22 +6,21 @@ Variables ``mlp_model/{hidden_1,hidden_2,output}/{W,b}`` as in the book (and in
 the book's own chapter 4 checkpoint). ``ModelOptions.hidden_units`` sets the
 hidden sizes (``(100,)`` gives the 784-100-10 network of the tutorials); with
 ``phase_train`` every hidden layer is batch-normalized (layer -> norm ->
-activation, Book §5.10).
+activation, Book §5.10). The listing has no dropout; ``keep_prob`` below 1 adds
+it after every hidden layer (``chapter5/flags/mlp.cfg`` keeps it at 1).
 """
 
 from __future__ import annotations
 
-from typing import Optional
-
 import tensorflow as tf
 
-from dlfund.layers import ACTIVATIONS, dropout, layer
-from dlfund.models import ModelOptions
+from dlfund.layers import dropout, layer
+from dlfund.models.common import ModelOptions, layer_args, output_layer
 
 v1 = tf.compat.v1
 
 
-def inference(x: tf.Tensor, keep_prob: Optional[tf.Tensor] = None, phase_train: Optional[tf.Tensor] = None,
+def inference(x: tf.Tensor, keep_prob: tf.Tensor | None = None, phase_train: tf.Tensor | None = None,
               options: ModelOptions = ModelOptions()) -> tf.Tensor:
     """Builds the MLP.
 
@@ -34,19 +33,16 @@ def inference(x: tf.Tensor, keep_prob: Optional[tf.Tensor] = None, phase_train: 
     Returns:
         float32 logits [batch, 10].
     """
-    act = ACTIVATIONS[options.activation or "relu"]
-    common = dict(weight_init=options.weight_init, update_averages_in_inference=options.book_bn_update)
+    kw = layer_args(options)
     hidden, n_in = x, int(x.shape[-1])
     for i, units in enumerate(options.hidden_units, start=1):
         with v1.variable_scope(f"hidden_{i}"):
-            hidden = layer(hidden, [n_in, units], [units], phase_train, activation=act, **common)
+            hidden = layer(hidden, [n_in, units], [units], phase_train, **kw)
             if keep_prob is not None:
                 hidden = dropout(hidden, keep_prob)
         n_in = units
+
     with v1.variable_scope("output"):
-        out_bn = phase_train if options.book_output_relu else None
-        out_act = tf.nn.relu if options.book_output_relu else None
-        return layer(hidden, [n_in, 10], [10], out_bn, activation=out_act, **common)
+        output = output_layer(hidden, [n_in, 10], [10], phase_train, options)
 
-
-build = inference
+    return output

@@ -12,17 +12,15 @@ Built under the caller's ``mnist_conv_model`` scope, the variables are
 
 from __future__ import annotations
 
-from typing import Optional
-
 import tensorflow as tf
 
-from dlfund.layers import ACTIVATIONS, conv2d, dropout, layer, max_pool
-from dlfund.models import ModelOptions
+from dlfund.layers import conv2d, dropout, layer, max_pool
+from dlfund.models.common import ModelOptions, layer_args, output_layer
 
 v1 = tf.compat.v1
 
 
-def inference(x: tf.Tensor, keep_prob: tf.Tensor, phase_train: Optional[tf.Tensor] = None,
+def inference(x: tf.Tensor, keep_prob: tf.Tensor, phase_train: tf.Tensor | None = None,
               options: ModelOptions = ModelOptions()) -> tf.Tensor:
     """Builds the convnet (Book §5.8; with ``phase_train``, the §5.10 variant).
 
@@ -35,25 +33,24 @@ def inference(x: tf.Tensor, keep_prob: tf.Tensor, phase_train: Optional[tf.Tenso
     Returns:
         float32 logits [batch, 10].
     """
-    act = ACTIVATIONS[options.activation or "relu"]
-    common = dict(weight_init=options.weight_init, update_averages_in_inference=options.book_bn_update)
+    kw = layer_args(options)
     x = tf.reshape(x, shape=[-1, 28, 28, 1])
     with v1.variable_scope("conv_1"):
-        conv_1 = conv2d(x, [5, 5, 1, 32], [32], phase_train, visualize=True, activation=act, **common)
+        conv_1 = conv2d(x, [5, 5, 1, 32], [32], phase_train, visualize=True, **kw)
         pool_1 = max_pool(conv_1)
+
     with v1.variable_scope("conv_2"):
-        conv_2 = conv2d(pool_1, [5, 5, 32, 64], [64], phase_train, activation=act, **common)
+        conv_2 = conv2d(pool_1, [5, 5, 32, 64], [64], phase_train, **kw)
         pool_2 = max_pool(conv_2)
+
     with v1.variable_scope("fc"):
         pool_2_flat = tf.reshape(pool_2, [-1, 7 * 7 * 64])
-        fc_1 = layer(pool_2_flat, [7 * 7 * 64, 1024], [1024], phase_train, activation=act, **common)
+        fc_1 = layer(pool_2_flat, [7 * 7 * 64, 1024], [1024], phase_train, **kw)
+
+        # apply dropout
         fc_1_drop = dropout(fc_1, keep_prob)
+
     with v1.variable_scope("output"):
-        # Logits: no ReLU and no batch norm here unless the book's defect is asked for (errata E1).
-        out_bn = phase_train if options.book_output_relu else None
-        out_act = tf.nn.relu if options.book_output_relu else None
-        output = layer(fc_1_drop, [1024, 10], [10], out_bn, activation=out_act, **common)
+        output = output_layer(fc_1_drop, [1024, 10], [10], phase_train, options)
+
     return output
-
-
-build = inference

@@ -1,0 +1,105 @@
+"""Each program run once as a reader runs it: its own process, started outside the repository, the shipped
+flagfiles found by name, nothing of TensorFlow's start-up noise in the output.
+
+Everything else about the programs is tested in this process (test_train.py, test_use_model.py,
+test_compare.py, test_benchmark.py); these runs are only what needs the real command line.
+"""
+
+import importlib
+import json
+import re
+import subprocess
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from absl import flags
+from conftest import scenario, start_module, write_cifar
+from test_train import event_tags
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 600):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+@scenario
+def reader_session(workdir):
+    """The quickstart trained (briefly), then evaluated and used on an image, as README.md shows."""
+    runs = {}
+    runs["train"] = _finish(start_module("chapter5.train", "--flagfile=chapter5/flags/quickstart.cfg",
+                                         "--logdir=logs", "--max_steps=2", "--progress=on", cwd=str(workdir)))
+    image = np.full((60, 40, 1), 255, np.uint8)
+    image[10:50, 18:22] = 0
+    (workdir / "one.png").write_bytes(tf.io.encode_png(image).numpy())
+    evaluate = start_module("chapter5.evaluate", "--logdir=logs/quickstart", "--projector_examples=50",
+                            cwd=str(workdir))
+    predict = start_module("chapter5.predict", "--logdir=logs/quickstart", "one.png", cwd=str(workdir))
+    runs["evaluate"], runs["predict"] = _finish(evaluate), _finish(predict)
+    return workdir, runs
+
+
+@pytest.mark.background("reader_session")
+def test_train_command(background):
+    workdir, runs = background.result("reader_session")
+    code, out, err = runs["train"]
+    assert code == 0, err
+    assert "Epoch: 0001 cost = " in out and "Test Accuracy:" in out
+    assert "steps" in err and "img/s" in err  # the progress bar, asked for
+    noise = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and "steps" not in line]
+    assert noise == [], noise
+    assert (workdir / "logs" / "quickstart" / "model-checkpoint-2.index").exists()
+
+
+@pytest.mark.background("reader_session")
+def test_evaluate_command_reports_what_training_reported(background):
+    _, runs = background.result("reader_session")
+    code, out, err = runs["evaluate"]
+    assert code == 0 and err == "", err
+    trained = re.search(r"^Test Accuracy: (\S+)$", runs["train"][1], re.M).group(1)
+    assert f"Test Accuracy: {trained}" in out and "projector of 50 test images" in out
+
+
+@pytest.mark.background("reader_session")
+def test_predict_command(background):
+    _, runs = background.result("reader_session")
+    code, out, err = runs["predict"]
+    assert code == 0 and err == "", err
+    assert re.search(r"^one\.png: predicted \d \(probability \d\.\d{3}\)$", out, re.M)
+
+
+@scenario
+def cifar_suite_from_elsewhere(workdir):
+    write_cifar(str(workdir / "cifar"), per_file=40, test=50)
+    return workdir, _finish(start_module("chapter5.compare", "--suite=cifar_batch_norm", "--quick",
+                                         "--data_dir=cifar", "--logdir=logs", "--extra=--batch_size=20",
+                                         cwd=str(workdir)))
+
+
+@pytest.mark.background("cifar_suite_from_elsewhere")
+def test_compare_command_trains_both_cifar_listings_from_another_directory(background):
+    """The suite's shipped flagfiles are found; each CIFAR-10 listing trains, validates on held-out training
+    records, tests, and shows its augmented images in TensorBoard."""
+    workdir, (code, out, err) = background.result("cifar_suite_from_elsewhere")
+    assert code == 0 and err == "", out[-2000:] + err[-2000:]
+    suite = workdir / "logs" / "cifar_batch_norm"
+    table = (suite / "results.md").read_text()
+    assert "| cifar_conv |" in table and "| cifar_conv_bn |" in table and "failed" not in table
+    for model in ("cifar_conv", "cifar_conv_bn"):
+        results = json.loads((suite / model / "results.json").read_text())
+        assert results["model"] == model and results["global_step"] == 3 and len(results["validation_error"]) == 1
+        assert (suite / model / "model-checkpoint-3.index").exists()
+        tags = event_tags(str(suite / model))
+        for tag in ("original_images", "augmented_images", "distorted_images", "filters"):
+            assert any(tag in t for t in tags), tag
+
+
+def test_every_program_imports_into_one_process_and_defines_its_flags_only_when_asked():
+    programs = [importlib.import_module(f"chapter5.{name}")
+                for name in ("train", "evaluate", "predict", "compare", "benchmark")]
+    for program in programs:
+        fv = flags.FlagValues()
+        program.define_flags(fv)
+        assert "verbose" in fv and "debug" in fv
+    # Nothing was defined on absl's global flags by importing them.
+    assert not {"model", "logdir", "suite", "quick", "verbose"} & set(flags.FLAGS)
