@@ -17,6 +17,8 @@ In one process, after warm-up, it measures:
   share of it, from the model's FLOPs per image (convolutions and matrix
   products, forward and backward: counted in :func:`mnist_conv_flops`);
 * the memory bandwidth a memory-bound TF op gets (:func:`memory_bandwidth`);
+* the speed-up of ``--fast_matmul_grad`` on the whole training step, from
+  alternated chunks of both variants (:func:`paired_speedup`);
 * where the step's time goes: TF's step trace of the same training step, its
   op times summed by kind (convolutions and matrix products, optimizer
   update, pooling, the rest), and the roofline share the step would reach if
@@ -72,6 +74,8 @@ def define_flags(fv: flags.FlagValues) -> None:
     flags.DEFINE_bool("keras", True, "Also measure the plain-Keras baseline.", **d)
     flags.DEFINE_integer("trace_steps", 10, "Traced training steps for the time breakdown (0 = skip).",
                          lower_bound=0, **d)
+    flags.DEFINE_integer("fast_grad_pairs", 150, "Paired chunks measuring --fast_matmul_grad against the default "
+                         "gradient on the whole step (0 = skip).", lower_bound=0, **d)
     flags.DEFINE_integer("rounds", 4, "Alternating dlfund/Keras measuring rounds per batch size (medians reported).",
                          lower_bound=1, **d)
 
@@ -96,9 +100,10 @@ def mnist_conv_flops() -> dict:
 class DlfundTrainer:
     """chapter5.train's step: ``next_batch`` and :func:`dlfund.training.train_step`."""
 
-    def __init__(self, train: mnist.DataSet, batch_size: int, config: v1.ConfigProto) -> None:
+    def __init__(self, train: mnist.DataSet, batch_size: int, config: v1.ConfigProto,
+                 fast_matmul_grad: bool = False) -> None:
         self.train, self.batch_size = train, batch_size
-        self.g = build_graph(get_model("mnist_conv"), seed=0, summary_images=False)
+        self.g = build_graph(get_model("mnist_conv"), seed=0, summary_images=False, fast_matmul_grad=fast_matmul_grad)
         self.sess = v1.Session(graph=self.g.graph, config=config)
         self.sess.run(self.g.init_op)
 
@@ -202,6 +207,31 @@ class KerasTrainer:
     def step(self) -> int:
         self.model.fit(self.x, self.y, batch_size=self.batch_size, epochs=1, verbose=0, shuffle=True)
         return len(self.x)
+
+
+def paired_speedup(baseline: DlfundTrainer, variant: DlfundTrainer, chunks: int, steps: int = 3) -> dict:
+    """How much faster ``variant``'s step is than ``baseline``'s: chunks of ``steps`` steps of each, alternated.
+
+    The order within each pair alternates too; the median of the per-pair time ratios
+    (baseline / variant) cancels the machine's drift, which separate runs do not.
+    """
+    def chunk(trainer: DlfundTrainer) -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            trainer.step()
+        return time.perf_counter() - start
+
+    for _ in range(3):
+        chunk(baseline), chunk(variant)
+    ratios = []
+    for i in range(chunks):
+        if i % 2:
+            v, b = chunk(variant), chunk(baseline)
+        else:
+            b, v = chunk(baseline), chunk(variant)
+        ratios.append(b / v)
+    return {"median": float(np.median(ratios)), "q25": float(np.quantile(ratios, 0.25)),
+            "q75": float(np.quantile(ratios, 0.75)), "pairs": chunks, "steps_per_chunk": steps}
 
 
 def timed_rate(step: Callable[[], float], seconds: float) -> float:
@@ -425,6 +455,13 @@ def main(argv: list, fv: flags.FlagValues) -> int:
           f"{results['memory_bandwidth_gb_s']:.1f} GB/s", flush=True)
     results["eval_images_per_s"] = dlfund_eval_throughput(data.test, fv.eval_batch_size, 1 if quick else 5, config)
     print(f"  evaluation: {results['eval_images_per_s']:.0f} img/s (batch {fv.eval_batch_size})", flush=True)
+    if fv.fast_grad_pairs:
+        base, fast = (DlfundTrainer(data.train, 100, config, fast_matmul_grad=f) for f in (False, True))
+        results["fast_matmul_grad_speedup"] = paired_speedup(base, fast, 2 if quick else fv.fast_grad_pairs)
+        base.close(), fast.close()
+        s = results["fast_matmul_grad_speedup"]
+        print(f"  --fast_matmul_grad, whole training step (batch 100, {s['pairs']} paired chunks): "
+              f"{s['median']:.3f}x (quartiles {s['q25']:.3f}-{s['q75']:.3f})", flush=True)
     results["cifar_distorted_inputs_images_per_s"] = cifar_pipeline_throughput(3 if quick else 60,
                                                                                  50 if quick else 2000, config)
     results["cifar_conv_train_images_per_s"] = cifar_train_throughput("cifar_conv", 2 if quick else 30, config)

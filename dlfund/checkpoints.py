@@ -195,7 +195,7 @@ def checkpoint_names(var_names: Sequence[str], stored: dict) -> tuple[dict, set]
     """
     mapping, eras = {}, set()
     for name in var_names:
-        mapping[name] = name
+        mapping.setdefault(name, name)  # a variance may have been mapped already, with its mean
         if not name.endswith("/moments/Squeeze" + _EMA):
             continue
         layer = name[:-len("/moments/Squeeze" + _EMA)]

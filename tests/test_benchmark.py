@@ -25,7 +25,7 @@ def test_quick_benchmark_reports_every_figure(background):
     for key in ("dlfund_images_per_s", "keras_images_per_s", "ratio_vs_keras", "fraction_of_roofline"):
         assert train[key] > 0, key
     assert results["roofline_gflops"] > 0 and results["eval_images_per_s"] > 0
-    assert results["memory_bandwidth_gb_s"] > 0
+    assert results["memory_bandwidth_gb_s"] > 0 and results["fast_matmul_grad_speedup"]["median"] > 0
     assert results["cifar_distorted_inputs_images_per_s"] > 0 and results["cifar_conv_train_images_per_s"] > 0
     epoch = results["epoch"]
     assert epoch["steps"] == 5 and 0 < epoch["startup_seconds"] < epoch["wall_seconds"]

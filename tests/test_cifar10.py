@@ -112,7 +112,7 @@ def test_augmentation_preview_shows_originals_augmented_and_network_input(tmp_pa
     data.train.close()
 
 
-def test_download_and_safe_extract_from_a_local_mirror(tmp_path, monkeypatch):
+def _served_archive(tmp_path, monkeypatch):
     src = tmp_path / "src"
     write_cifar(str(src / cifar10.BATCHES_DIR))
     buf = io.BytesIO()
@@ -123,9 +123,29 @@ def test_download_and_safe_extract_from_a_local_mirror(tmp_path, monkeypatch):
     (served / cifar10.ARCHIVE).write_bytes(buf.getvalue())
     monkeypatch.setattr(cifar10, "URL", served.as_uri() + "/")
     monkeypatch.setattr(cifar10, "ARCHIVE_MD5", hashlib.md5(buf.getvalue()).hexdigest())
+    return buf.getvalue()
+
+
+def test_download_and_safe_extract_from_a_local_mirror(tmp_path, monkeypatch):
+    _served_archive(tmp_path, monkeypatch)
     batches = cifar10.maybe_download_and_extract(str(tmp_path / "data"))
     assert batches == str(tmp_path / "data" / "cifar10" / cifar10.BATCHES_DIR)
     assert sorted(os.listdir(batches)) == sorted(cifar10.TRAIN_FILES + cifar10.TEST_FILES)
     # A second call finds the extracted copy without downloading.
     monkeypatch.setattr(cifar10, "URL", "http://127.0.0.1:9/")
     assert cifar10.maybe_download_and_extract(str(tmp_path / "data")) == batches
+
+
+def test_an_interrupted_download_or_extraction_is_retried(tmp_path, monkeypatch):
+    """The listing never retried once the tarball existed (errata E16); here a partial archive is fetched
+    again and the extraction repeated."""
+    archive = _served_archive(tmp_path, monkeypatch)
+    target = tmp_path / "data" / "cifar10"
+    target.mkdir(parents=True)
+    (target / cifar10.ARCHIVE).write_bytes(archive[:len(archive) // 2])  # an interrupted copy
+    batches = cifar10.maybe_download_and_extract(str(tmp_path / "data"))
+    assert (target / cifar10.ARCHIVE).read_bytes() == archive
+    os.remove(os.path.join(batches, "test_batch.bin"))  # an interrupted extraction
+    monkeypatch.setattr(cifar10, "URL", "http://127.0.0.1:9/")  # the good archive is reused, not fetched
+    assert cifar10.maybe_download_and_extract(str(tmp_path / "data")) == batches
+    assert os.path.exists(os.path.join(batches, "test_batch.bin"))

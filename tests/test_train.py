@@ -158,3 +158,28 @@ def test_deterministic_runs_with_the_same_seed_agree_exactly(tmp_path):
     a, b = results
     for key in ("cost", "test_cost", "validation_error"):
         assert a[key] == b[key], key
+
+
+@pytest.mark.parametrize("flagfile, expected", [
+    ("mnist_conv.cfg", dict(model="mnist_conv", optimizer="adam", learning_rate=1e-4, batch_size=100, keep_prob=0.5)),
+    ("cifar_conv.cfg", dict(model="cifar_conv", optimizer="adam", learning_rate=1e-3, batch_size=128, keep_prob=0.5)),
+    ("cifar_conv_bn.cfg", dict(model="cifar_conv_bn", optimizer="adam", learning_rate=1e-2, batch_size=128,
+                               keep_prob=1.0)),
+    ("mlp.cfg", dict(model="mlp", optimizer="sgd", learning_rate=0.01, batch_size=100, keep_prob=1.0,
+                     hidden_units=["256", "256"])),
+])
+def test_each_listing_has_a_flagfile_with_its_hyperparameters(flagfile, expected):
+    from chapter5 import _cli
+    fv = common.read_run_flags(os.path.join(_cli.FLAGFILE_DIR, flagfile))
+    assert {name: fv[name].value for name in expected} == expected
+    assert not fv.book_output_relu and not fv.book_bn_update  # defects fixed
+
+
+def test_the_mlp_flagfile_trains_chapter_3s_network(tmp_path):
+    ran = run_program("train", "--flagfile=chapter5/flags/mlp.cfg", "--dataset=mnist_sample", f"--logdir={tmp_path}",
+                      "--max_steps=3", "--progress=off")
+    assert ran.returncode == 0, ran.stderr
+    names = dict(tf.train.list_variables(str(tmp_path / "mlp_mnist_sample" / "model-checkpoint-3")))
+    assert names["mlp_model/hidden_1/W"] == [784, 256] and names["mlp_model/hidden_2/W"] == [256, 256]
+    assert names["mlp_model/output/W"] == [256, 10]
+    assert not any("Adam" in n or "Momentum" in n for n in names)  # plain SGD: no optimizer state

@@ -187,8 +187,10 @@ def maybe_download_and_extract(data_dir: str, progress: Callable[[int, int | Non
 
     Looks for the batch files in ``data_dir``, ``data_dir/cifar-10-batches-bin``
     and ``data_dir/cifar10/cifar-10-batches-bin``; a local copy is used as it is.
-    Otherwise the archive is downloaded over https into ``data_dir/cifar10``,
-    its MD5 checked, and extracted without letting any member escape.
+    Otherwise the archive in ``data_dir/cifar10`` is used if its MD5 matches, or
+    downloaded over https (and its MD5 checked), and extracted without letting
+    any member escape. Both steps run again whenever the batch files are
+    missing (the book's version never retried them once the archive existed).
 
     Raises:
         DownloadError: offline or checksum mismatch; the message says where to
@@ -200,7 +202,9 @@ def maybe_download_and_extract(data_dir: str, progress: Callable[[int, int | Non
             return candidate
     target = os.path.join(data_dir, "cifar10")
     try:
-        archive = download.maybe_download(ARCHIVE, target, [URL], ("md5", ARCHIVE_MD5), progress=progress)
+        # An archive already there is checked too: an interrupted copy must not break every later run.
+        archive = download.maybe_download(ARCHIVE, target, [URL], ("md5", ARCHIVE_MD5), progress=progress,
+                                          verify_existing=True)
     except DownloadError as e:
         raise DownloadError(
             f"CIFAR-10 is not in {data_dir} and could not be downloaded ({e}). Download {URL}{ARCHIVE} "

@@ -63,11 +63,15 @@ def _fetch_one(url: str, dest: str, algorithm: str, expected: str,
 
 
 def maybe_download(filename: str, work_dir: str, urls: Sequence[str], checksum: tuple[str, str],
-                   progress: ProgressFn | None = None, timeout: float = 30.0) -> str:
+                   progress: ProgressFn | None = None, timeout: float = 30.0,
+                   verify_existing: bool = False) -> str:
     """Returns ``work_dir/filename``, downloading it from the first mirror that works.
 
     A file that is already present is returned as it is (the caller checks its
-    format); a new download is verified against ``checksum`` before it is kept.
+    format), unless ``verify_existing`` and its checksum does not match: then it
+    is downloaded again (for a cache such as an archive, which an interrupted
+    copy may have left incomplete). A new download is verified against
+    ``checksum`` before it is kept.
 
     Args:
         filename: name of the file, appended to each URL in ``urls``.
@@ -77,6 +81,7 @@ def maybe_download(filename: str, work_dir: str, urls: Sequence[str], checksum: 
             e.g. ``("sha256", "440f...")``.
         progress: optional callback, see :data:`ProgressFn`.
         timeout: socket timeout in seconds per mirror.
+        verify_existing: check a file already present too, and replace it if wrong.
 
     Returns:
         The path of the verified local file.
@@ -86,7 +91,7 @@ def maybe_download(filename: str, work_dir: str, urls: Sequence[str], checksum: 
             lists every mirror and what went wrong with it.
     """
     path = os.path.join(work_dir, filename)
-    if os.path.exists(path):
+    if os.path.exists(path) and not (verify_existing and file_digest(path, checksum[0]) != checksum[1].lower()):
         return path
     try:
         os.makedirs(work_dir, exist_ok=True)
