@@ -3,9 +3,11 @@ r"""Predicts the digit in a reader's own image files with a trained run.
     python -m chapter5.predict --logdir=logs/quickstart my_digit.png [more.jpg ...] [a_directory/]
 
 Each image (PNG, JPEG, GIF or BMP; a photo or scan of a digit on paper works)
-is turned into an MNIST-style 28x28 input (see ``dlfund/digits.py``: grayscale,
-invert a light background, crop to the ink, fit into 20x20, centre by centre of
-mass) and the ten class probabilities are printed as bars. ``--save_preprocessed``
+is turned into an MNIST-style 28x28 input (see ``dlfund/digits.py``: the paper
+estimated and mapped to 0 whatever its colour and lighting, the ink stretched
+to 1, borders and frames dropped, strokes brought to MNIST's width, fitted into
+20x20 and centred by centre of mass) and the ten class probabilities are
+printed as bars. ``--save_preprocessed``
 writes the 28x28 inputs the network saw; ``--plot`` draws each image beside its
 probabilities (needs matplotlib: ``pip install -e ".[plot]"``).
 
@@ -61,7 +63,7 @@ def plot(path: str, results: list, class_names) -> None:
 
     fig, axes = plt.subplots(len(results), 3, figsize=(9, 2.6 * len(results)), squeeze=False)
     for row, (name, original, prepared, probs) in zip(axes, results, strict=True):
-        row[0].imshow(original, cmap="gray", vmin=0, vmax=1)
+        row[0].imshow(original, vmin=0, vmax=1)
         row[0].set_title(os.path.basename(name), fontsize=9)
         row[1].imshow(prepared, cmap="gray", vmin=0, vmax=1)
         row[1].set_title("network input (28x28)", fontsize=9)
@@ -105,8 +107,8 @@ def main(argv: list, fv: flags.FlagValues) -> int:
     try:
         for name in images:
             try:
-                gray = digits.load_grayscale(name)
-                prepared = prepare(name, gray)
+                image = digits.load_image(name)
+                prepared = prepare(name, image)
             except DlfundError as e:
                 print(f"error: {e}", file=sys.stderr, flush=True)
                 failures += 1
@@ -118,7 +120,7 @@ def main(argv: list, fv: flags.FlagValues) -> int:
             if fv.save_preprocessed:
                 save_png(os.path.join(fv.save_preprocessed, os.path.splitext(os.path.basename(name))[0] + "_28x28.png"),
                          prepared)
-            results.append((name, gray, prepared, probs))
+            results.append((name, image, prepared, probs))
     finally:
         sess.close()
     if fv.plot and results:
@@ -129,10 +131,10 @@ def main(argv: list, fv: flags.FlagValues) -> int:
     return 1 if failures else 0
 
 
-def prepare(name: str, gray: np.ndarray) -> np.ndarray:
+def prepare(name: str, image: np.ndarray) -> np.ndarray:
     """The MNIST-like 28x28 input of one image; errors name the file."""
     try:
-        return digits.mnist_like(gray)
+        return digits.mnist_like(image)
     except DataError as e:
         raise DataError(f"{name}: {e}") from None
 

@@ -135,11 +135,16 @@ def write_projector(run_dir: str, subdir: str, embeddings: np.ndarray, images: n
     directory = os.path.join(run_dir, subdir)
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "metadata.tsv"), "w") as f:
-        f.write("label\tclass" + ("\tpredicted\tcorrect" if predicted is not None else "") + "\n")
+        # The projector labels points by the first column that is not numeric: "true/predicted"
+        # ("7/7", "3/5") shows at a glance which points are misclassified.
+        f.write(("true/predicted\t" if predicted is not None else "") + "label\tclass"
+                + ("\tpredicted\tcorrect" if predicted is not None else "") + "\n")
         for i, label in enumerate(labels):
             row = f"{int(label)}\t{class_names[int(label)]}"
             if predicted is not None:
-                row += f"\t{class_names[int(predicted[i])]}\t{'yes' if predicted[i] == label else 'no'}"
+                true_name, predicted_name = class_names[int(label)], class_names[int(predicted[i])]
+                row = (f"{true_name}/{predicted_name}\t{row}\t{predicted_name}\t"
+                       f"{'yes' if predicted[i] == label else 'no'}")
             f.write(row + "\n")
     with open(os.path.join(directory, "sprite.png"), "wb") as f:
         f.write(tf.io.encode_png(sprite(images)).numpy())

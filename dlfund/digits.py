@@ -1,17 +1,42 @@
-"""Turning a reader's own image of a digit into an MNIST-style input (for ``chapter5.predict``).
+"""Turning a reader's own picture of a digit into an MNIST-style input (for ``chapter5.predict``).
 
-MNIST digits were made like this (LeCun et al.): white ink on black, the digit's
-bounding box scaled to fit a 20x20 box with its aspect ratio kept, then placed
-in a 28x28 frame so that its centre of mass is at the frame's centre.
-:func:`mnist_like` repeats those steps on any photo or scan:
+MNIST digits were made like this (LeCun et al.): white ink on a black
+background (exactly 0), the digit's bounding box scaled to fit a 20x20 box with
+its aspect ratio kept, then placed in a 28x28 frame so that its centre of mass
+is at the frame's centre; strokes are about 2-3 pixels wide there and their
+ink reaches 1. A photo of a digit on paper differs in every respect: the
+paper is grey, not black, and lit unevenly; ink and paper may be coloured;
+there is sensor noise, blur and JPEG ringing; the picture may show the
+paper's edge or a box drawn around the digit; a thin pen gives strokes far
+thinner than MNIST's. :func:`mnist_like` undoes this in steps (:data:`STEPS`),
+each of which can be left out (``docs/digits.md`` measures what each adds):
 
-1. decode (PNG, JPEG, GIF, BMP, with TensorFlow's own decoders) and convert to
-   grayscale in [0, 1];
-2. if the background is light (the border is mostly bright), invert, since
-   MNIST is light ink on a dark background;
-3. crop to the bounding box of the ink (pixels above ``ink_threshold``);
-4. resize (area averaging) so the longer side is 20 pixels;
-5. paste into a 28x28 frame with the centre of mass at the centre.
+1. decode (PNG, JPEG, GIF, BMP, with TensorFlow's decoders) into RGB in [0, 1],
+   transparency composited on white paper, large pictures reduced to
+   :data:`WORK_SIZE` pixels on their longer side;
+2. ``polarity``: the paper covers most of the picture; if the ink is lighter
+   than the paper (chalk on a board), the picture is inverted (otherwise: the
+   rule used before, a dark border of the picture means light ink);
+3. ``local_background``: the paper's brightness at every pixel, estimated by
+   a closing (max then min filter) wider than any stroke, then smoothed; ink
+   is measured relative to it, which removes uneven lighting (otherwise: one
+   paper colour for the whole picture);
+4. ``colour``: ink contrast is measured in each of the red, green and blue
+   channels and they are combined, each weighted by how clearly it shows the
+   ink above its noise, so red ink on pink paper or blue ink on yellow paper
+   stands out (otherwise: luminance only);
+5. ``components``: of the pixels that stand out from the paper's noise,
+   connected pieces that touch the picture's edge (the table beyond the
+   paper) or enclose the rest (a box drawn around the digit) are removed, as
+   are specks far smaller than the digit (otherwise: all of them are kept);
+   everything outside the digit is set to 0, as MNIST's background is;
+6. ``stretch``: the paper's level and noise map to 0 and the digit's typical
+   ink to 1, as MNIST's strokes reach 1 (otherwise: the contrast as measured);
+7. ``stroke_width``: strokes are thickened (or thinned) so that their width
+   relative to the digit's size is MNIST's;
+8. crop to the ink, resize (area averaging) so the longer side is 20 pixels,
+   and paste into a 28x28 frame with the centre of mass at the centre; the
+   brightest ink is set to 1.
 
 The functions here run eagerly (call them outside any ``Graph.as_default()``).
 """
@@ -21,6 +46,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -30,6 +56,16 @@ from dlfund.errors import DataError
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
+
+#: Longer side, in pixels, that pictures are reduced to before the steps below.
+WORK_SIZE = 320
+
+#: The preprocessing steps after decoding, in order; each can be left out of :func:`mnist_like`.
+STEPS = ("polarity", "local_background", "colour", "components", "stretch", "stroke_width")
+
+#: MNIST's stroke width relative to the longer side of a digit's box: 2 * area / perimeter of the ink
+#: (pixels above 0.5) over the box side; the median over the bundled sample's training digits is 0.14.
+MNIST_STROKE = 0.14
 
 
 def _declared_size(data: bytes) -> tuple[int, int] | None:
@@ -50,8 +86,8 @@ def _declared_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def load_grayscale(path: str) -> np.ndarray:
-    """Decodes an image file into grayscale float32 [height, width] in [0, 1].
+def load_image(path: str) -> np.ndarray:
+    """Decodes an image file into RGB float32 [height, width, 3] in [0, 1] (transparency becomes white paper).
 
     Raises:
         DataError: missing, empty, too large, not an image, or truncated; the
@@ -84,55 +120,288 @@ def load_grayscale(path: str) -> np.ndarray:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         reason = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", reason)
         raise DataError(f"{path}: cannot decode the image (truncated or corrupt: {reason[:120]})") from None
-    return to_grayscale(image)
+    return to_rgb(image)
 
 
-def to_grayscale(image: np.ndarray) -> np.ndarray:
-    """uint8 [h, w, c] (c = 1, 2, 3 or 4) -> float32 [h, w] in [0, 1]; transparency becomes white paper."""
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """uint8 [h, w] or [h, w, c] (c = 1, 2, 3 or 4) -> float32 RGB [h, w, 3] in [0, 1], alpha over white."""
     image = np.asarray(image)
     if image.ndim == 2:
         image = image[:, :, None]
-    x = image.astype(np.float32) / 255.0
-    channels = x.shape[2]
+    x = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
     alpha = None
-    if channels in (2, 4):
+    if x.shape[2] in (2, 4):
         alpha, x = x[:, :, -1:], x[:, :, :-1]
-    # ITU-R BT.601 luma, the weights tf.image.rgb_to_grayscale uses.
-    gray = x[:, :, 0] if x.shape[2] == 1 else x @ np.array([0.2989, 0.587, 0.114], np.float32)
+    if x.shape[2] == 1:
+        x = np.repeat(x, 3, axis=2)
     if alpha is not None:
-        gray = gray * alpha[:, :, 0] + (1.0 - alpha[:, :, 0])
-    return gray.astype(np.float32)
+        x = x * alpha + (1.0 - alpha)
+    return x
 
 
-def mnist_like(gray: np.ndarray, size: int = 28, box: int = 20, ink_threshold: float = 0.2) -> np.ndarray:
-    """MNIST-style preprocessing of a grayscale digit (steps 2-5 of the module doc).
+def to_grayscale(image: np.ndarray) -> np.ndarray:
+    """RGB [h, w, 3] (or anything :func:`to_rgb` takes) -> float32 [h, w] (ITU-R BT.601 luma, as
+    ``tf.image.rgb_to_grayscale``)."""
+    return (to_rgb(image) @ np.array([0.2989, 0.587, 0.114], np.float32)).astype(np.float32)
+
+
+def _max_filter(x: np.ndarray, k: int) -> np.ndarray:
+    """Grey-scale dilation of float [h, w] or [h, w, c] by a k x k square (TF's max pooling, stride 1).
+
+    A square's maximum is the maximum along its rows of the maxima along its columns: two k-wide
+    passes instead of one k x k one.
+    """
+    if k <= 1:
+        return x
+    t = tf.constant(x[None] if x.ndim == 3 else x[None, :, :, None])
+    out = tf.nn.max_pool2d(tf.nn.max_pool2d(t, [k, 1], 1, "SAME"), [1, k], 1, "SAME").numpy()[0]
+    return out if x.ndim == 3 else out[:, :, 0]
+
+
+def _min_filter(x: np.ndarray, k: int) -> np.ndarray:
+    return -_max_filter(-x, k)
+
+
+def _box_blur(x: np.ndarray, k: int) -> np.ndarray:
+    if k <= 1:
+        return x
+    t = tf.constant(x[None] if x.ndim == 3 else x[None, :, :, None])
+    pad = k // 2
+    t = tf.pad(t, [[0, 0], [pad, k - 1 - pad], [pad, k - 1 - pad], [0, 0]], "SYMMETRIC")
+    out = tf.nn.avg_pool2d(tf.nn.avg_pool2d(t, [k, 1], 1, "VALID"), [1, k], 1, "VALID").numpy()[0]
+    return out if x.ndim == 3 else out[:, :, 0]
+
+
+def _reduce(rgb: np.ndarray, longest: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    if max(h, w) <= longest:
+        return rgb
+    scale = longest / max(h, w)
+    return tf.image.resize(rgb, [max(1, round(h * scale)), max(1, round(w * scale))], method="area").numpy()
+
+
+def _light_ink(lum: np.ndarray) -> bool:
+    """Whether the ink is lighter than the paper (chalk on a board) rather than darker.
+
+    The paper covers most of the picture, so the median is paper. A clearly dark
+    or light median decides; in between, the ink is on the side where the most
+    extreme pixels lie farther from the paper.
+    """
+    lo, median, hi = np.percentile(lum, [0.5, 50, 99.5])
+    if median < 0.3 or median > 0.7:
+        return median < 0.3
+    return hi - median > median - lo
+
+
+def ink_map(rgb: np.ndarray, steps: Sequence[str] = STEPS) -> tuple[np.ndarray, np.ndarray]:
+    """How much darker than the paper around it each pixel is (steps 2-4).
 
     Args:
-        gray: float32 [h, w] in [0, 1].
-        size: output side (28 for MNIST).
-        box: side of the box the digit is scaled into (20 for MNIST).
-        ink_threshold: after inversion, pixels above this are ink.
+        rgb: float RGB [h, w, 3] in [0, 1].
+        steps: which of :data:`STEPS` to apply.
 
     Returns:
-        float32 [size, size] in [0, 1], light digit on black.
+        (ink: float32 [h, w], 0 on paper, the fraction of the paper's light the
+        ink takes away; light: float32 [h, w], the paper's brightness relative
+        to its typical brightness, 1 where it is lit as most of it is).
+    """
+    lum = rgb @ np.array([0.2989, 0.587, 0.114], np.float32)
+    if "polarity" in steps and _light_ink(lum):
+        rgb, lum = 1.0 - rgb, 1.0 - lum  # make the ink the dark part
+    elif "polarity" not in steps and np.median(np.concatenate([lum[0], lum[-1], lum[:, 0], lum[:, -1]])) <= 0.5:
+        rgb, lum = 1.0 - rgb, 1.0 - lum  # the old rule: a dark border means light ink
+    channels = rgb if "colour" in steps else lum[:, :, None]
+    if "local_background" in steps:
+        # The paper at every pixel: anything dark narrower than the window (strokes, a border band
+        # at the picture's edge) vanishes under a closing; smoothing keeps lighting's slow changes.
+        k = max(9, min(rgb.shape[:2]) // 3) | 1
+        paper = _box_blur(_min_filter(_max_filter(channels, k), k), k // 2 | 1)
+    else:
+        paper = np.median(channels.reshape(-1, channels.shape[2]), axis=0)[None, None, :]
+    contrast = np.clip(1.0 - channels / np.maximum(paper, 1e-3), 0.0, 1.0)
+    light = paper.mean(axis=2) / max(float(np.median(paper.mean(axis=2))), 1e-3) * np.ones(rgb.shape[:2])
+    if contrast.shape[2] == 1:
+        return contrast[:, :, 0].astype(np.float32), light.astype(np.float32)
+    # Each channel weighted by its signal-to-noise ratio squared (the best linear combination for
+    # independent noise): grey ink averages the three, red ink on pink paper leans on green and blue.
+    level = np.median(contrast, axis=(0, 1))
+    noise = 1.4826 * np.median(np.abs(contrast - level), axis=(0, 1)) + 1e-3
+    signal = np.maximum(np.percentile(contrast, 99.5, axis=(0, 1)) - level, 1e-3)
+    weights = (signal / noise) ** 2
+    return (contrast @ (weights / weights.sum())).astype(np.float32), light.astype(np.float32)
+
+
+def candidate_ink(ink: np.ndarray, light: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Pixels that stand out from the paper's noise: (bool mask, paper level, noise level of ``ink``).
+
+    Where the paper is dim, the same sensor noise is a larger fraction of its
+    light, so the test is made on ``ink * light`` (darkness in units of the
+    typical paper), whose noise is the same everywhere. The paper covers most
+    of the picture, so the median and the median absolute deviation of that
+    map, lightly smoothed, are the paper's level and noise; ink is what lies
+    clearly above them, and above a third of the strongest ink (so that JPEG
+    ringing on clean paper is not taken for ink).
+    """
+    dark = _box_blur(ink * light, 3)
+    level = float(np.median(dark))
+    noise = 1.4826 * float(np.median(np.abs(dark - level)))
+    strongest = float(np.percentile(dark, 99.5)) - level
+    candidates = dark > level + max(5 * noise, 0.3 * strongest, 0.04)
+    ink_level = float(np.median(ink))
+    return candidates, ink_level, 1.4826 * float(np.median(np.abs(ink - ink_level)))
+
+
+def stretch(ink: np.ndarray, mask: np.ndarray, level: float, noise: float) -> np.ndarray:
+    """Maps the paper (its level plus its noise) to 0 and the digit's typical ink to 1 (step 6)."""
+    low = level + 3 * noise
+    high = max(float(np.percentile(ink[mask], 80)) if mask.any() else 1.0, low + 1e-3)
+    return np.clip((ink - low) / (high - low), 0.0, 1.0)
+
+
+def _label(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """8-connected components of a boolean mask: (int32 labels, 0 = background; their count).
+
+    Works on runs of pixels within rows (a few per row for a digit), joined across neighbouring rows
+    with a union-find, rather than pixel by pixel.
+    """
+    padded = np.pad(mask, ((0, 0), (1, 1))).astype(np.int8)
+    edges = np.diff(padded, axis=1)
+    rows_starts = [np.flatnonzero(edges[r] == 1) for r in range(mask.shape[0])]
+    rows_ends = [np.flatnonzero(edges[r] == -1) - 1 for r in range(mask.shape[0])]  # inclusive
+    parent, runs, previous = [], [], []
+    for r, (starts, ends) in enumerate(zip(rows_starts, rows_ends, strict=True)):
+        current = []
+        j = 0
+        for start, end in zip(starts, ends, strict=True):
+            run = len(parent)
+            parent.append(run)
+            runs.append((r, start, end))
+            current.append((start, end, run))
+            while j < len(previous) and previous[j][1] < start - 1:
+                j += 1
+            k = j
+            while k < len(previous) and previous[k][0] <= end + 1:  # overlaps, diagonals included
+                a, b = _root(parent, run), _root(parent, previous[k][2])
+                parent[max(a, b)] = min(a, b)
+                k += 1
+        previous = current
+    labels = np.zeros(mask.shape, np.int32)
+    ids = {}
+    for run, (r, start, end) in enumerate(runs):
+        labels[r, start:end + 1] = ids.setdefault(_root(parent, run), len(ids) + 1)
+    return labels, len(ids)
+
+
+def _root(parent: list, i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def digit_mask(candidates: np.ndarray) -> np.ndarray:
+    """The pixels that belong to the digit: bool [h, w] (step 5).
+
+    Pieces of candidate ink (8-connected, after closing gaps of a pixel or
+    two, so that a faint stroke broken by noise stays one piece) touching the
+    picture's edge, or whose box encloses another large piece (a frame), are
+    dropped; of the rest, the largest is the digit, with the pieces at least a
+    tenth its size that lie near it (a 5's bar, a 4's second stroke).
+    """
+    joined = _max_filter(candidates.astype(np.float32), 3) > 0.5
+    labels, count = _label(joined)
+    labels = np.where(candidates, labels, 0)
+    h, w = candidates.shape
+    pieces = []
+    for i in range(1, count + 1):
+        rows, cols = np.nonzero(labels == i)
+        if not rows.size:
+            continue
+        pieces.append(dict(i=i, size=rows.size, box=(rows.min(), rows.max(), cols.min(), cols.max())))
+    inside = [p for p in pieces if p["box"][0] > 0 and p["box"][2] > 0 and p["box"][1] < h - 1 and p["box"][3] < w - 1]
+    large = [p for p in inside if p["size"] >= 0.1 * max((q["size"] for q in inside), default=0)]
+
+    def encloses(a, b):
+        return a is not b and a["box"][0] < b["box"][0] and a["box"][1] > b["box"][1] and \
+            a["box"][2] < b["box"][2] and a["box"][3] > b["box"][3]
+
+    candidates = [p for p in large if not any(encloses(p, q) for q in large)] or inside or pieces
+    if not candidates:
+        return np.zeros_like(labels, bool)
+    main = max(candidates, key=lambda p: p["size"])
+    r0, r1, c0, c1 = main["box"]
+    margin = 0.5 * max(r1 - r0, c1 - c0)
+    keep = [p["i"] for p in candidates if p["size"] >= 0.1 * main["size"]
+            and p["box"][0] <= r1 + margin and p["box"][1] >= r0 - margin
+            and p["box"][2] <= c1 + margin and p["box"][3] >= c0 - margin]
+    return np.isin(labels, keep)
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width in pixels: 2 * area / perimeter of the mask."""
+    inner = mask.copy()
+    inner[1:-1, 1:-1] = mask[1:-1, 1:-1] & mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
+    inner[0], inner[-1], inner[:, 0], inner[:, -1] = False, False, False, False
+    perimeter = int((mask & ~inner).sum())
+    return 2.0 * mask.sum() / max(perimeter, 1)
+
+
+def normalize_stroke(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Thickens or thins the strokes of a cropped digit towards MNIST's relative width (step 7)."""
+    side = max(ink.shape)
+    width = _stroke_width(mask)
+    target = MNIST_STROKE * side
+    if width < 0.7 * target:
+        return _max_filter(ink, int(round(target - width)) | 1)
+    if width > 1.6 * target:
+        return _min_filter(ink, int(round(width - target)) | 1)
+    return ink
+
+
+def mnist_like(image: np.ndarray, size: int = 28, box: int = 20, steps: Sequence[str] = STEPS) -> np.ndarray:
+    """MNIST-style preprocessing of a picture of a digit (steps 2-8 of the module doc).
+
+    Args:
+        image: RGB [h, w, 3] or grey [h, w], float in [0, 1] or uint8.
+        size: output side (28 for MNIST).
+        box: side of the box the digit is scaled into (20 for MNIST).
+        steps: which of :data:`STEPS` to apply (all by default).
+
+    Returns:
+        float32 [size, size] in [0, 1], light digit on an exactly black background.
 
     Raises:
-        DataError: the image has no ink (it is blank).
+        DataError: no digit found (the picture is blank).
     """
-    x = np.asarray(gray, dtype=np.float32)
-    border = np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]])
-    if np.median(border) > 0.5:
-        x = 1.0 - x
-    ink = x > ink_threshold
-    if not ink.any():
+    rgb = _reduce(to_rgb(image), WORK_SIZE)
+    ink, light = ink_map(rgb, steps)
+    candidates, level, noise = candidate_ink(ink, light)
+    mask = digit_mask(candidates) if "components" in steps else candidates
+    if "stretch" in steps:
+        ink = stretch(ink, mask, level, noise)
+    ink = np.where(_max_filter(mask.astype(np.float32), 3) > 0.5, ink, 0.0)  # the digit and its soft edge
+    if not mask.any() or ink.max() <= 0.05:
         raise DataError("no digit found: the image is blank")
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    x = x[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    crop = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    x, mask = ink[crop], mask[crop]
+    if "stroke_width" in steps:
+        pad = max(x.shape) // 4  # room for thickened strokes
+        normalized = normalize_stroke(np.pad(x, pad), np.pad(mask, pad))
+        m = normalized > 0.2
+        if m.any():
+            r, c = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+            x = normalized[r[0]:r[-1] + 1, c[0]:c[-1] + 1]
+    return _fit(x, size, box)
+
+
+def _fit(x: np.ndarray, size: int, box: int) -> np.ndarray:
+    """Resize into ``box`` (aspect kept), centre of mass at the centre of a ``size`` frame, brightest ink 1."""
     h, w = x.shape
     scale = box / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-    resized = tf.image.resize(x[:, :, None], [new_h, new_w], method="area").numpy()[:, :, 0]
-    resized = np.clip(resized, 0.0, 1.0)
+    resized = np.clip(tf.image.resize(x[:, :, None], [new_h, new_w], method="area").numpy()[:, :, 0], 0.0, 1.0)
+    resized = resized / max(float(resized.max()), 1e-6)
     total = resized.sum()
     ys, xs = np.indices(resized.shape)
     cy, cx = (ys * resized).sum() / total, (xs * resized).sum() / total

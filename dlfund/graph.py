@@ -47,10 +47,11 @@ class ModelGraph(NamedTuple):
         correct: int32 scalar, number of correct predictions in the batch fed.
         global_step: int32 variable (as the book's) ``<scope>/global_step``.
         saver: Saver over all global variables (model, optimizer, moving averages).
-        summary_op: merged histograms and images, or None.
+        summary_op: merged histograms and images (None without training).
         init_op: initializer of all variables.
         variables_finite: bool [len(checked_variables)], whether each float
-            variable holds only finite values (run before saving).
+            variable holds only finite values (run before saving; None
+            without training).
         checked_variables: names of the variables ``variables_finite`` checks.
         spec: the model's :class:`ModelSpec`.
     """
@@ -70,7 +71,7 @@ class ModelGraph(NamedTuple):
     saver: v1.train.Saver
     summary_op: tf.Tensor | None
     init_op: tf.Operation
-    variables_finite: tf.Tensor
+    variables_finite: tf.Tensor | None
     checked_variables: tuple
     spec: ModelSpec
 
@@ -135,12 +136,13 @@ def build_graph(spec: ModelSpec, options: ModelOptions = ModelOptions(), *, lear
             truth = tf.cast(y, tf.int64) if sparse_labels else tf.argmax(y, 1)
             correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(output, 1), truth), tf.int32), name="correct")
 
-        summary_op = _merged_summaries(graph, spec, x, summary_images)
+        # Summaries and the finiteness check serve training only.
+        summary_op = _merged_summaries(graph, spec, x, summary_images) if with_training else None
         saver = v1.train.Saver(max_to_keep=max_to_keep)
         init_op = v1.global_variables_initializer()
-        checked = [v for v in v1.global_variables() if v.dtype.base_dtype.is_floating]
+        checked = [v for v in v1.global_variables() if v.dtype.base_dtype.is_floating] if with_training else []
         with tf.name_scope("variables_finite"):
-            variables_finite = tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in checked])
+            variables_finite = tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in checked]) if checked else None
     return ModelGraph(graph, x, y, keep_prob, phase_train, output, hidden, probabilities, cost, train_op, eval_op,
                       correct, global_step, saver, summary_op, init_op, variables_finite,
                       tuple(v.op.name for v in checked), spec)

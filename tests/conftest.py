@@ -67,7 +67,7 @@ def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen, what: str, t
         if proc.poll() is not None:
             raise AssertionError(f"the process ended (exit {proc.returncode}) before {what}: "
                                  f"{proc.stderr.read()[-2000:]}")
-        time.sleep(0.02)
+        time.sleep(0.1)
     raise AssertionError(f"no {what} within {timeout} s")
 
 

@@ -6,6 +6,7 @@ between versions; each checkpoint here is written in the test with one version's
 that wrote it, in evaluation, prediction and as the start of a training run.
 """
 
+import os
 import re
 
 import numpy as np
@@ -95,34 +96,46 @@ def _logits(g, sess, images):
 
 
 @pytest.fixture(scope="module")
-def images():
-    return np.random.default_rng(7).standard_normal((16, 24, 24, 3)).astype(np.float32)
+def book_checkpoints(tmp_path_factory):
+    """One network of the listing, saved as every TensorFlow version would have saved it; its logits."""
+    directory = tmp_path_factory.mktemp("book")
+    images = np.random.default_rng(7).standard_normal((16, 24, 24, 3)).astype(np.float32)
+    g, sess = _book_network(seed=1)
+    expected = _logits(g, sess, images)
+    paths = {row: _write_book_checkpoint(g, sess, row, str(directory / row / "model-checkpoint-4321"))
+             for row in ROWS if (directory / row).mkdir() is None}
+    sess.close()
+    return paths, images, expected
+
+
+@pytest.fixture(scope="module")
+def fresh_network():
+    g = build_graph(get_model(MODEL), ModelOptions(book_output_relu=True), sparse_labels=True,
+                    with_training=False, summary_images=False)
+    sess = v1.Session(graph=g.graph)  # not "with": that would leave this graph the default for later tests
+    yield g, sess
+    sess.close()
 
 
 @pytest.mark.parametrize("row", list(ROWS))
-def test_each_versions_checkpoint_restores_to_identical_logits(tmp_path, row, images):
-    g, sess = _book_network(seed=1)
-    expected = _logits(g, sess, images)
-    path = _write_book_checkpoint(g, sess, row, str(tmp_path / "model-checkpoint-4321"))
-    sess.close()
+def test_each_versions_checkpoint_restores_to_identical_logits(book_checkpoints, fresh_network, row):
+    paths, images, expected = book_checkpoints
+    path = paths[row]
     if ROWS[row][2] == V1:
-        assert not (tmp_path / "model-checkpoint-4321.index").exists()  # one file, as TF 0.11 wrote
+        assert not os.path.exists(path + ".index") and os.path.isfile(path)  # one file, as TF 0.11 wrote
     names = dict(tf.train.list_variables(path))
     old_names = row in ("tf0.8-0.11", "tf0.12", "tf1.0-1.1")
     assert (f"{SCOPE}/conv_1/{SCOPE}/conv_1/moments/moments_1/mean{EMA}" in names) == old_names
-    fresh = build_graph(get_model(MODEL), ModelOptions(book_output_relu=True), sparse_labels=True,
-                        with_training=False, summary_images=False)
-    with v1.Session(graph=fresh.graph) as s:
-        note = restore_model(s, fresh, path)
-        np.testing.assert_array_equal(_logits(fresh, s, images), expected)
-        assert int(s.run(fresh.global_step)) == 4321
+    g, sess = fresh_network
+    sess.run(g.init_op)  # nothing left over from the row restored before
+    note = restore_model(sess, g, path)
+    np.testing.assert_array_equal(_logits(g, sess, images), expected)
+    assert int(sess.run(g.global_step)) == 4321
     assert (row != "tf1.2+") == bool(note)
 
 
-def test_a_checkpoint_is_not_restored_in_part(tmp_path):
-    g, sess = _book_network(seed=2)
-    path = _write_book_checkpoint(g, sess, "tf0.8-0.11", str(tmp_path / "model-checkpoint-1"))
-    sess.close()
+def test_a_checkpoint_is_not_restored_in_part(book_checkpoints):
+    path = book_checkpoints[0]["tf0.8-0.11"]
     plain = build_graph(get_model(MODEL), sparse_labels=True, with_training=False, summary_images=False)
     with v1.Session(graph=plain.graph) as s, pytest.raises(CheckpointError) as e:
         restore_model(s, plain, path)

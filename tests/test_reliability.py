@@ -43,11 +43,17 @@ def _long_run(workdir):
     return workdir / "logs" / "r", args
 
 
+def _newest_step(run_dir):
+    """The step of the newest checkpoint named in the state file (0 if none), without reading it."""
+    path = tf.train.latest_checkpoint(str(run_dir))
+    return checkpoints.checkpoint_step(path) if path else 0
+
+
 def _once_saving(run_dir, args):
     """Starts a training process and returns it once it has saved a checkpoint past the newest one now."""
-    before = _assert_loadable(run_dir) or 0
+    before = _newest_step(run_dir)
     proc = start_module("chapter5.train", *args)
-    wait_for(lambda: (_assert_loadable(run_dir) or 0) > before, proc, "new checkpoint")
+    wait_for(lambda: _newest_step(run_dir) > before, proc, "new checkpoint")
     return proc
 
 
