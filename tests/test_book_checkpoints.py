@@ -167,6 +167,11 @@ def test_evaluate_gives_the_writers_test_cost_and_training_starts_from_it(tmp_pa
     assert ran.returncode == 0, ran.stderr
     assert f"Test Cost: {expected.cost:.6f}" in ran.stdout and f"Test Accuracy: {expected.accuracy:.6f}" in ran.stdout
     assert "global step 4321" in ran.stdout and ("TensorFlow 0.7" in ran.stdout) == (row == "tf0.7")
+    # CIFAR-10's confusion matrix: separated, readable column names; rows by full name.
+    header = next(line for line in ran.stdout.splitlines() if "predicted" in line and "accuracy" in line)
+    assert header.split()[3:] == ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+                                  "accuracy"]
+    assert re.search(r"^\s+automobile(\s+\d+){10}\s+\d\.\d{4}$", ran.stdout, re.M)
     trained = run_program("train", f"--init_checkpoint={path}", f"--model={MODEL}", "--book_output_relu",
                           "--dataset=cifar10", f"--data_dir={cifar_dir}", f"--logdir={tmp_path / 'logs'}",
                           "--batch_size=30", "--max_steps=4323", "--training_epochs=2000", "--progress=off")
