@@ -20,6 +20,7 @@ from typing import TextIO
 
 import tensorflow as tf
 from absl import app, flags
+from absl import logging as absl_logging
 
 from dlfund import training
 from dlfund.errors import DlfundError
@@ -92,6 +93,9 @@ def guarded(main: Main, argv: list, fv: flags.FlagValues) -> int:
     if fv.verbose:
         tf.get_logger().setLevel(logging.INFO)
         warnings.resetwarnings()
+    else:
+        # Parts of TensorFlow (SavedModel export, for one) log through absl directly.
+        absl_logging.set_verbosity(absl_logging.WARNING)
     try:
         return main(argv, fv)
     except DlfundError as e:

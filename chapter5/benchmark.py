@@ -49,7 +49,7 @@ import tensorflow as tf
 from absl import flags
 
 from chapter5 import _cli
-from dlfund import training
+from dlfund import keras_models, training
 from dlfund.data import mnist
 from dlfund.graph import build_graph
 from dlfund.models import get_model
@@ -178,7 +178,8 @@ def dlfund_eval_throughput(test: mnist.DataSet, batch_size: int, repeats: int, c
 
 
 class KerasTrainer:
-    """The same network in plain tf.keras, trained with ``model.fit`` on the same arrays, one epoch per step.
+    """The same network in plain Keras (:func:`dlfund.keras_models.keras_model`, what ``chapter5.export``
+    writes), trained with ``model.fit`` on the same arrays, one epoch per step.
 
     ``max_examples`` shortens that epoch (``--quick``).
     """
@@ -186,18 +187,7 @@ class KerasTrainer:
     def __init__(self, train: mnist.DataSet, batch_size: int, max_examples: int = 0) -> None:
         keras = tf.keras
         tf.random.set_seed(0)
-        self.model = keras.Sequential([
-            keras.layers.Input((784,)),
-            keras.layers.Reshape((28, 28, 1)),
-            keras.layers.Conv2D(32, 5, padding="same", activation="relu"),
-            keras.layers.MaxPooling2D(2, padding="same"),
-            keras.layers.Conv2D(64, 5, padding="same", activation="relu"),
-            keras.layers.MaxPooling2D(2, padding="same"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(1024, activation="relu"),
-            keras.layers.Dropout(0.5),
-            keras.layers.Dense(10),
-        ])
+        self.model = keras_models.keras_model("mnist_conv", keep_prob=0.5)
         self.model.compile(optimizer=keras.optimizers.Adam(1e-4),
                            loss=keras.losses.CategoricalCrossentropy(from_logits=True))
         n = min(train.num_examples, max_examples or train.num_examples)

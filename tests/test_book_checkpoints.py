@@ -182,3 +182,13 @@ def test_evaluate_gives_the_writers_test_cost_and_training_starts_from_it(tmp_pa
     refused = run_program("evaluate", f"--checkpoint={path}", f"--model={MODEL}", "--dataset=cifar10",
                           f"--data_dir={cifar_dir}")
     assert refused.returncode == 1 and "--book_output_relu" in refused.stderr
+
+
+@pytest.mark.parametrize("row", ["tf0.7", "tf0.12"])
+def test_a_book_era_checkpoint_loads_into_the_keras_model(book_checkpoints, row):
+    from dlfund import keras_models
+    paths, images, expected = book_checkpoints
+    options = ModelOptions(book_output_relu=True)
+    model = keras_models.keras_model(MODEL, options)
+    assert "TensorFlow" in keras_models.load_checkpoint(model, MODEL, paths[row], options)
+    np.testing.assert_allclose(keras_models.as_numpy(model, images), expected, rtol=1e-4, atol=1e-4)

@@ -1,0 +1,113 @@
+r"""Carries a trained network into today's TensorFlow: a Keras file, a SavedModel, or a TFLite model.
+
+    python -m chapter5.export --logdir=logs/quickstart --format=keras --output=quickstart.keras
+    python -m chapter5.export --logdir=logs/quickstart --format=saved_model --output=quickstart_saved_model
+    python -m chapter5.export --logdir=logs/quickstart --format=tflite --output=quickstart.tflite
+
+The network is rebuilt in Keras 3 (``dlfund/keras_models.py``, layers named
+after the book's scopes) and the run's latest checkpoint, or ``--checkpoint``
+(a checkpoint of the book's own code too), is copied into it.
+
+What the exported model takes and gives, in every format:
+
+* input ``x``: what the ``x`` placeholder takes. MNIST-format models: float32
+  [batch, 784], the 28x28 pixels row by row in [0, 1], light digit on black
+  (``dlfund.digits.mnist_like`` makes one from a photo). CIFAR-10 models:
+  float32 [batch, 24, 24, 3], the central 24x24 crop of the 32x32 image,
+  whitened per image (``dlfund.preprocessing.eval_preprocess``).
+* output: the ten class probabilities, float32 [batch, 10] (the softmax of the
+  logits), batch norm using its moving averages and dropout off.
+
+The preprocessing stays outside the model, as in the book: a model file is the
+network, and the same input gives the same numbers as ``chapter5.evaluate``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+from absl import flags
+
+from chapter5 import _cli, common
+from dlfund import keras_models
+from dlfund.errors import DlfundError
+
+FORMATS = ("keras", "saved_model", "tflite")
+
+HOW_TO_LOAD = {
+    "keras": 'keras.models.load_model("{path}").predict(x)',
+    "saved_model": 'm = tf.saved_model.load("{path}"); m.serve(x)   (keep m; signature "serving_default": '
+                   'input "x", output "output_0")',
+    "tflite": 'ai_edge_litert.interpreter.Interpreter(model_path="{path}") (pip install ai-edge-litert), '
+              'or tf.lite.Interpreter(model_path="{path}") until TensorFlow removes it',
+}
+
+
+def define_flags(fv: flags.FlagValues) -> None:
+    common.define_model_flags(fv)
+    common.define_data_flags(fv)
+    _cli.define_cli_flags(fv)
+    d = dict(flag_values=fv)
+    flags.DEFINE_string("logdir", None, "The run directory (logs/<run_name>): its flags.cfg and newest "
+                        "checkpoint.", **d)
+    flags.DEFINE_string("checkpoint", "", "Checkpoint path prefix instead of the run's latest (e.g. a book-era "
+                        "checkpoint; then give --model).", **d)
+    flags.DEFINE_enum("format", "keras", FORMATS, "keras: a .keras file; saved_model: a SavedModel directory "
+                      "with a serving_default signature; tflite: a .tflite file.", **d)
+    flags.DEFINE_string("output", None, "Where to write the model (a file, or a directory for saved_model).", **d)
+    flags.mark_flag_as_required("output", flag_values=fv)
+    flags.register_multi_flags_validator(["logdir", "checkpoint"], lambda v: bool(v["logdir"] or v["checkpoint"]),
+                                         "give --logdir=RUN_DIR, or --checkpoint=PATH with --model", **d)
+
+
+def main(argv: list, fv: flags.FlagValues) -> int:
+    if len(argv) > 1:
+        raise _cli.UsageError(f"unexpected arguments {argv[1:]}")
+    run_dir = fv.logdir or os.path.dirname(os.path.abspath(fv.checkpoint))
+    keep_prob = 0.5
+    if common.apply_run_flags(fv, run_dir):
+        keep_prob = common.read_run_flags(os.path.join(run_dir, "flags.cfg")).keep_prob
+    common.resolve_batch_norm(fv)
+    path = common.checkpoint_to_use(run_dir, fv.checkpoint)
+    options = common.model_options(fv)
+    model = keras_models.keras_model(fv.model, options, keep_prob=keep_prob)
+    note = keras_models.load_checkpoint(model, fv.model, path, options)
+    served = keras_models.probability_model(model)
+    write(served, fv.format, fv.output)
+    print(f"Wrote {fv.output} ({fv.format}): {fv.model} from {path}{' (' + note + ')' if note else ''}.")
+    print(f"Input x: float32 {[None, *served.input.shape[1:]]}; output: probabilities float32 [None, 10].")
+    print("Load it with: " + HOW_TO_LOAD[fv.format].format(path=fv.output))
+    return 0
+
+
+def write(model, fmt: str, output: str) -> None:
+    """Writes ``model`` in ``fmt`` to ``output``, which appears only once it is complete.
+
+    Raises:
+        DlfundError: ``output`` cannot be written.
+    """
+    parent = os.path.dirname(os.path.abspath(output))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=parent, prefix=".export-") as work:
+            staged = os.path.join(work, "model.keras" if fmt == "keras" else "model")
+            if fmt == "keras":
+                model.save(staged)
+            else:
+                saved = staged if fmt == "saved_model" else os.path.join(work, "saved_model")
+                model.export(saved, format="tf_saved_model", verbose=False)
+                if fmt == "tflite":
+                    with open(staged, "wb") as f:
+                        f.write(tf.lite.TFLiteConverter.from_saved_model(saved).convert())
+            if os.path.isdir(output):
+                shutil.rmtree(output)
+            os.replace(staged, output)
+    except OSError as e:
+        raise DlfundError(f"{output}: cannot write the exported model ({e.strerror or e})") from None
+
+
+if __name__ == "__main__":
+    _cli.run(define_flags, main)
