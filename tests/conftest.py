@@ -39,6 +39,12 @@ def run_program(program: str, *args: str) -> Ran:
     return Ran(code, out.getvalue(), err.getvalue())
 
 
+def lower_priority() -> None:
+    """In a child before it runs: below the test process's priority, so the in-process tests (the suite's
+    critical path) keep a core while the background programs start (their waits are for events, not times)."""
+    os.nice(10)
+
+
 def program_env() -> dict:
     env = dict(os.environ)
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the program quiets TensorFlow itself, as for a reader
@@ -48,14 +54,14 @@ def program_env() -> dict:
 def run_module(module: str, *args: str, cwd: str = REPO, timeout: float = 600) -> Ran:
     """Runs ``python -m module args`` in a new process (only where the process boundary is what is tested)."""
     proc = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=program_env(), capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, preexec_fn=lower_priority)
     return Ran(proc.returncode, proc.stdout, proc.stderr)
 
 
 def start_module(module: str, *args: str, cwd: str = REPO) -> subprocess.Popen:
     """Starts ``python -m module args`` in a new process, its output piped."""
     return subprocess.Popen([sys.executable, "-m", module, *args], cwd=cwd, env=program_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=lower_priority)
 
 
 def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen, what: str, timeout: float = 300.0) -> None:
@@ -89,21 +95,27 @@ def scenario(fn: Callable):
 
 class Background:
     def __init__(self, names, workdir) -> None:
-        self.results, self.threads = {}, {}
+        self.results, self.threads, self.workdir = {}, {}, workdir
         for name in names:
-            directory = workdir / name
-            directory.mkdir()
-            thread = threading.Thread(target=self._run, args=(name, directory), daemon=True, name=name)
-            self.threads[name] = thread
-            thread.start()
+            if name in SCENARIOS:
+                self.start(name, SCENARIOS[name])
 
-    def _run(self, name, directory) -> None:
+    def start(self, name: str, fn: Callable) -> None:
+        """Starts ``fn(workdir)`` now (a fixture does this for a scenario that needs its work first)."""
+        directory = self.workdir / name
+        directory.mkdir()
+        self.threads[name] = threading.Thread(target=self._run, args=(name, fn, directory), daemon=True, name=name)
+        self.threads[name].start()
+
+    def _run(self, name, fn, directory) -> None:
         try:
-            self.results[name] = (True, SCENARIOS[name](directory))
+            self.results[name] = (True, fn(directory))
         except BaseException as e:  # handed to the test that asks for it
             self.results[name] = (False, e)
 
     def result(self, name: str, timeout: float = 900):
+        if name not in self.threads:
+            raise AssertionError(f"background scenario {name} was never started")
         self.threads[name].join(timeout)
         if name not in self.results:
             raise AssertionError(f"background scenario {name} did not finish in {timeout} s")

@@ -59,12 +59,12 @@ def _once_saving(run_dir, args):
 
 @scenario
 def killed_then_interrupted(workdir):
-    """SIGKILL at three random moments of training, each run resuming the one killed before; then a fourth run
-    resumes the last (taking over the dead run's lock) and is stopped with Ctrl-C (SIGINT)."""
+    """SIGKILL at two random moments of training, the second run resuming the first; then a third run resumes
+    the last (taking over the dead run's lock) and is stopped with Ctrl-C (SIGINT)."""
     run_dir, args = _long_run(workdir)
     rng = random.Random(1234)
     steps = []
-    for _ in range(3):
+    for _ in range(2):
         proc = _once_saving(run_dir, args)
         # Training, and saving every 7 steps: a random moment lands mid-step, mid-save or mid-summary.
         time.sleep(rng.uniform(0.0, 0.5))

@@ -4,19 +4,22 @@ import json
 import os
 import re
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import run_program
+from conftest import REPO, lower_priority, program_env, run_program
 
 from dlfund.data import mnist
 
 v1 = tf.compat.v1
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: the reload test runs last (it waits for a background process), after other modules.
+@pytest.fixture(scope="session")
 def sample_run(tmp_path_factory):
     """The §5.8 convnet trained briefly on the bundled sample."""
     logs = tmp_path_factory.mktemp("logs")
@@ -219,3 +222,57 @@ def test_the_projector_opens_on_the_test_images(sample_run):
     assert metadata[0].split("\t") == ["true/predicted", "label", "class", "predicted", "correct"]
     assert len(metadata) == 101 and re.fullmatch(r"\d/\d\t\d\t\d\t\d\t(yes|no)", metadata[1])
     assert get("sprite_image", run=runs[0], name=first["tensorName"])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+EXPORTED = {"keras": "q.keras", "saved_model": "q_saved_model", "tflite": "q.tflite"}
+
+
+@pytest.fixture(scope="session")
+def exported(sample_run, background, tmp_path_factory):
+    """The sample run exported in each format (in this process); a new process then reloads them, in the
+    background, as a reader's own script would (tests/reload_exports.py)."""
+    run_dir, _ = sample_run
+    out = tmp_path_factory.mktemp("exported")
+    runs = {fmt: run_program("export", f"--logdir={run_dir}", f"--format={fmt}", f"--output={out / name}")
+            for fmt, name in EXPORTED.items()}
+
+    def reload(workdir):
+        command = [sys.executable, os.path.join(REPO, "tests", "reload_exports.py"),
+                   *(f"--{fmt}={out / name}" for fmt, name in EXPORTED.items())]
+        return subprocess.run(command, cwd=str(workdir), env=program_env(), capture_output=True, text=True,
+                              timeout=600, preexec_fn=lower_priority)
+
+    background.start("reload_exports", reload)
+    return out, runs
+
+
+def test_export_writes_each_format_and_says_how_to_load_it(exported):
+    out, runs = exported
+    for fmt, name in EXPORTED.items():
+        ran = runs[fmt]
+        assert ran.returncode == 0 and ran.stderr == "", ran.stderr
+        assert f"Wrote {out / name} ({fmt}): mnist_conv from " in ran.stdout
+        assert "Load it with: " in ran.stdout and (out / name).exists()
+    assert (out / "q_saved_model" / "saved_model.pb").exists()
+    assert not [p for p in os.listdir(out) if p.startswith(".export-")]  # staging cleaned up
+
+
+@pytest.mark.background("reload_exports")
+def test_each_format_reloaded_in_a_new_process_predicts_as_evaluate_reports(exported, sample_run, background):
+    proc = background.result("reload_exports")
+    assert proc.returncode == 0, proc.stderr
+    reloaded = json.loads(proc.stdout)
+    run_dir, _ = sample_run
+    evaluated = run_program("evaluate", f"--logdir={run_dir}", "--projector_examples=0")
+    accuracy = float(re.search(r"^Test Accuracy: (\S+)$", evaluated.stdout, re.M).group(1))
+    assert sorted(reloaded) == sorted(EXPORTED)
+    for fmt, result in reloaded.items():
+        assert result["accuracy"] == accuracy, fmt  # exactly: the same 1,000 predictions
+        assert result["sums"] < 1e-5  # probabilities
+    assert reloaded["keras"]["predicted"] == reloaded["saved_model"]["predicted"] == reloaded["tflite"]["predicted"]
+
+
+def test_export_of_a_run_without_a_checkpoint_is_refused(tmp_path):
+    ran = run_program("export", f"--logdir={tmp_path}", "--format=keras", f"--output={tmp_path / 'x.keras'}")
+    assert ran.returncode == 1 and ran.stderr.startswith("error: no checkpoint in")
+    assert not (tmp_path / "x.keras").exists()
