@@ -127,6 +127,29 @@ def define_training_flags(fv: flags.FlagValues) -> None:
         "data set", **d)
 
 
+def define_trained_model_flags(fv: flags.FlagValues) -> None:
+    """The flags of a program that uses a trained model: its run directory or checkpoint, model and data."""
+    define_model_flags(fv)
+    define_data_flags(fv)
+    _cli.define_cli_flags(fv)
+    flags.DEFINE_string("logdir", None, "The run directory (logs/<run_name>): its flags.cfg and newest checkpoint.",
+                        flag_values=fv)
+    flags.DEFINE_string("checkpoint", "", "Checkpoint path prefix instead of the run's latest (e.g. a book-era "
+                        "model-checkpoint-550000; then give --model and --dataset).", flag_values=fv)
+    flags.register_multi_flags_validator(["logdir", "checkpoint"], lambda v: bool(v["logdir"] or v["checkpoint"]),
+                                         "give --logdir=RUN_DIR, or --checkpoint=PATH with --model and --dataset",
+                                         flag_values=fv)
+
+
+def trained_model_dir(fv: flags.FlagValues) -> tuple[str, bool]:
+    """The run directory (``--logdir``, or the checkpoint's directory) and whether it had a flags.cfg, whose
+    model and data flags are then applied (flags given on the command line win)."""
+    run_dir = fv.logdir or os.path.dirname(os.path.abspath(fv.checkpoint))
+    had_flags = apply_run_flags(fv, run_dir)
+    resolve_batch_norm(fv)
+    return run_dir, had_flags
+
+
 def saved_flags_text(fv: flags.FlagValues) -> str:
     """The run's resolved training flags, one ``--name=value`` per line (a reusable flagfile)."""
     scratch = flags.FlagValues()

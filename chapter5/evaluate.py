@@ -31,29 +31,19 @@ from dlfund.errors import DataError
 
 
 def define_flags(fv: flags.FlagValues) -> None:
-    common.define_model_flags(fv)
-    common.define_data_flags(fv)
-    _cli.define_cli_flags(fv)
+    common.define_trained_model_flags(fv)
     d = dict(flag_values=fv)
-    flags.DEFINE_string("logdir", None, "The run directory (logs/<run_name>): its flags.cfg and newest "
-                        "checkpoint.", **d)
-    flags.DEFINE_string("checkpoint", "", "Checkpoint path prefix to restore instead of the run's latest "
-                        "(e.g. a book-era model-checkpoint-550000; then give --model and --dataset).", **d)
     flags.DEFINE_integer("eval_batch_size", 1000, "Batch size for evaluation.", lower_bound=1, **d)
     flags.DEFINE_integer("projector_examples", 2000, "Test images in the embedding projector (0 = none).",
                          lower_bound=0, **d)
     flags.DEFINE_integer("misclassified_images", 24, "Misclassified test images written to TensorBoard.",
                          lower_bound=0, **d)
-    flags.register_multi_flags_validator(["logdir", "checkpoint"], lambda v: bool(v["logdir"] or v["checkpoint"]),
-                                         "give --logdir=RUN_DIR, or --checkpoint=PATH with --model and --dataset", **d)
 
 
 def main(argv: list, fv: flags.FlagValues) -> int:
     if len(argv) > 1:
         raise _cli.UsageError(f"unexpected arguments {argv[1:]}")
-    run_dir = fv.logdir or os.path.dirname(os.path.abspath(fv.checkpoint))
-    had_flags = common.apply_run_flags(fv, run_dir)
-    common.resolve_batch_norm(fv)
+    run_dir, had_flags = common.trained_model_dir(fv)
     if not had_flags and not fv.checkpoint:
         raise _cli.UsageError(f"{run_dir} has no flags.cfg: is it a run directory? For a checkpoint from elsewhere "
                               "pass --checkpoint=PATH with --model and --dataset")

@@ -47,30 +47,19 @@ HOW_TO_LOAD = {
 
 
 def define_flags(fv: flags.FlagValues) -> None:
-    common.define_model_flags(fv)
-    common.define_data_flags(fv)
-    _cli.define_cli_flags(fv)
+    common.define_trained_model_flags(fv)
     d = dict(flag_values=fv)
-    flags.DEFINE_string("logdir", None, "The run directory (logs/<run_name>): its flags.cfg and newest "
-                        "checkpoint.", **d)
-    flags.DEFINE_string("checkpoint", "", "Checkpoint path prefix instead of the run's latest (e.g. a book-era "
-                        "checkpoint; then give --model).", **d)
     flags.DEFINE_enum("format", "keras", FORMATS, "keras: a .keras file; saved_model: a SavedModel directory "
                       "with a serving_default signature; tflite: a .tflite file.", **d)
     flags.DEFINE_string("output", None, "Where to write the model (a file, or a directory for saved_model).", **d)
     flags.mark_flag_as_required("output", flag_values=fv)
-    flags.register_multi_flags_validator(["logdir", "checkpoint"], lambda v: bool(v["logdir"] or v["checkpoint"]),
-                                         "give --logdir=RUN_DIR, or --checkpoint=PATH with --model", **d)
 
 
 def main(argv: list, fv: flags.FlagValues) -> int:
     if len(argv) > 1:
         raise _cli.UsageError(f"unexpected arguments {argv[1:]}")
-    run_dir = fv.logdir or os.path.dirname(os.path.abspath(fv.checkpoint))
-    keep_prob = 0.5
-    if common.apply_run_flags(fv, run_dir):
-        keep_prob = common.read_run_flags(os.path.join(run_dir, "flags.cfg")).keep_prob
-    common.resolve_batch_norm(fv)
+    run_dir, had_flags = common.trained_model_dir(fv)
+    keep_prob = common.read_run_flags(os.path.join(run_dir, "flags.cfg")).keep_prob if had_flags else 0.5
     path = common.checkpoint_to_use(run_dir, fv.checkpoint)
     options = common.model_options(fv)
     model = keras_models.keras_model(fv.model, options, keep_prob=keep_prob)

@@ -32,16 +32,11 @@ from dlfund.models import get_model
 
 
 def define_flags(fv: flags.FlagValues) -> None:
-    common.define_model_flags(fv)
-    common.define_data_flags(fv)
-    _cli.define_cli_flags(fv)
+    common.define_trained_model_flags(fv)
     d = dict(flag_values=fv)
-    flags.DEFINE_string("logdir", None, "The run directory of a trained model (logs/<run_name>).", **d)
-    flags.DEFINE_string("checkpoint", "", "Checkpoint path prefix instead of the run's latest.", **d)
     flags.DEFINE_string("save_preprocessed", "", "Directory to write each 28x28 network input as PNG.", **d)
     flags.DEFINE_string("plot", "", "PNG file for a figure of the images beside their probability bars "
                         "(needs matplotlib).", **d)
-    flags.mark_flag_as_required("logdir", flag_values=fv)
 
 
 BAR_WIDTH = 40
@@ -90,14 +85,13 @@ def main(argv: list, fv: flags.FlagValues) -> int:
         except ImportError:
             raise _cli.UsageError('--plot needs matplotlib, which is not installed: pip install -e ".[plot]" '
                                   "(or pip install matplotlib)") from None
-    common.apply_run_flags(fv, fv.logdir)
-    common.resolve_batch_norm(fv)
+    run_dir, _ = common.trained_model_dir(fv)
     if get_model(fv.model).input_shape != (784,):
-        raise _cli.UsageError(f"{fv.logdir} holds a {fv.model} model; predict reads digits for MNIST-format models")
+        raise _cli.UsageError(f"{run_dir} holds a {fv.model} model; predict reads digits for MNIST-format models")
     images = digits.list_images(paths)
     if not images:
         raise _cli.UsageError(f"no PNG, JPEG, GIF or BMP files in {', '.join(paths)}")
-    g, sess, _ = common.build_and_restore(fv, common.checkpoint_to_use(fv.logdir, fv.checkpoint))
+    g, sess, _ = common.build_and_restore(fv, common.checkpoint_to_use(run_dir, fv.checkpoint))
     class_names = SOURCES[fv.dataset].class_names if fv.dataset in SOURCES else [str(i) for i in range(10)]
     if fv.save_preprocessed:
         os.makedirs(fv.save_preprocessed, exist_ok=True)
