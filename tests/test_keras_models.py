@@ -11,7 +11,7 @@ from dlfund.graph import build_graph, model_variables
 from dlfund.models import MODEL_NAMES, ModelOptions, get_model
 
 v1 = tf.compat.v1
-CASES = [(name, False) for name in MODEL_NAMES] + [(name, True) for name in ("mnist_conv", "cifar_conv_bn", "mlp")]
+CASES = [(name, e1) for name in MODEL_NAMES for e1 in (False, True)]  # every network, and as printed (E1)
 
 
 def _tf1_checkpoint(name, options, path, seed=0):
