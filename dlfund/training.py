@@ -189,45 +189,46 @@ def train(sess: v1.Session, g: ModelGraph, data: Any, config: TrainConfig,
     Raises:
         ValueError: ``config.batch_size`` is larger than the training set.
     """
-    total_batch = data.train.num_examples // config.batch_size  # the book's steps per epoch
-    if total_batch == 0:
-        raise ValueError(f"batch_size {config.batch_size} is larger than the training set "
-                         f"({data.train.num_examples} examples)")
-    state = TrainState(sess, g, config, total_batch, global_step=int(sess.run(g.global_step)))
-    data.train.seek(state.global_step * config.batch_size)
-    start_epoch, first_batch = divmod(state.global_step, total_batch)
-    _call(hooks, "begin", state)
+    with g.graph.as_default():  # the hooks' saves and variable reads need the model's graph
+        total_batch = data.train.num_examples // config.batch_size  # the book's steps per epoch
+        if total_batch == 0:
+            raise ValueError(f"batch_size {config.batch_size} is larger than the training set "
+                             f"({data.train.num_examples} examples)")
+        state = TrainState(sess, g, config, total_batch, global_step=int(sess.run(g.global_step)))
+        data.train.seek(state.global_step * config.batch_size)
+        start_epoch, first_batch = divmod(state.global_step, total_batch)
+        _call(hooks, "begin", state)
 
-    for epoch in range(start_epoch, config.training_epochs):
-        if state.stop_reason:
-            break
-        state.epoch = epoch
-        _call(hooks, "begin_epoch", state, total_batch - first_batch)
-        cost_sum, steps = 0.0, 0
-        # Loop over all batches
-        for _ in range(first_batch, total_batch):
-            minibatch_x, minibatch_y = data.train.next_batch(config.batch_size)
-            _call(hooks, "before_step", state)
-            # Fit training using batch data; the batch's cost comes from the same run
-            new_cost = train_step(sess, g, minibatch_x, minibatch_y, config.keep_prob)
-            state.global_step += 1
-            cost_sum, steps = cost_sum + new_cost, steps + 1
-            _call(hooks, "after_step", state, new_cost)
+        for epoch in range(start_epoch, config.training_epochs):
             if state.stop_reason:
                 break
-        first_batch = 0
-        # Display logs per epoch step (and the last epoch, and one that a stop cut short)
-        last = epoch + 1 == config.training_epochs or state.stop_reason is not None
-        if steps and not state.interrupted and (epoch % config.display_step == 0 or last):
-            validation_error = None
-            if data.validation.num_examples:
-                accuracy = evaluate_set(sess, g, data.validation, config.eval_batch_size, config.eval_examples).accuracy
-                validation_error = 1.0 - accuracy
-            _call(hooks, "display", state, cost_sum / steps, validation_error)
-        _call(hooks, "end_epoch", state)
+            state.epoch = epoch
+            _call(hooks, "begin_epoch", state, total_batch - first_batch)
+            cost_sum, steps = 0.0, 0
+            # Loop over all batches
+            for _ in range(first_batch, total_batch):
+                minibatch_x, minibatch_y = data.train.next_batch(config.batch_size)
+                _call(hooks, "before_step", state)
+                # Fit training using batch data; the batch's cost comes from the same run
+                new_cost = train_step(sess, g, minibatch_x, minibatch_y, config.keep_prob)
+                state.global_step += 1
+                cost_sum, steps = cost_sum + new_cost, steps + 1
+                _call(hooks, "after_step", state, new_cost)
+                if state.stop_reason:
+                    break
+            first_batch = 0
+            # Display logs per epoch step (and the last epoch, and one that a stop cut short)
+            last = epoch + 1 == config.training_epochs or state.stop_reason is not None
+            if steps and not state.interrupted and (epoch % config.display_step == 0 or last):
+                validation_error = None
+                if data.validation.num_examples:
+                    validation = evaluate_set(sess, g, data.validation, config.eval_batch_size, config.eval_examples)
+                    validation_error = 1.0 - validation.accuracy
+                _call(hooks, "display", state, cost_sum / steps, validation_error)
+            _call(hooks, "end_epoch", state)
 
-    _call(hooks, "end", state)
-    return state
+        _call(hooks, "end", state)
+        return state
 
 
 def _call(hooks: Sequence[Hook], method: str, *args) -> None:
@@ -307,7 +308,8 @@ def restore_or_initialize(sess: v1.Session, g: ModelGraph, run_dir: str,
     latest = checkpoints.latest_checkpoint(run_dir)
     if latest:
         checkpoints.check_compatible(latest, g.graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES))
-        g.saver.restore(sess, latest)
+        with g.graph.as_default():
+            g.saver.restore(sess, latest)
         return latest, None
     sess.run(g.init_op)
     if init_checkpoint:
