@@ -96,16 +96,26 @@ def _logits(g, sess, images):
 
 
 @pytest.fixture(scope="module")
-def book_checkpoints(tmp_path_factory):
-    """One network of the listing, saved as every TensorFlow version would have saved it; its logits."""
+def cifar_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cifar")
+    write_cifar(str(d), per_file=20, test=40)
+    return d
+
+
+@pytest.fixture(scope="module")
+def book_checkpoints(tmp_path_factory, cifar_dir):
+    """One network of the listing, saved as every TensorFlow version would have saved it; its logits on a
+    batch, and its accuracy and cost on the CIFAR-format test set."""
+    from dlfund.data import cifar10
     directory = tmp_path_factory.mktemp("book")
     images = np.random.default_rng(7).standard_normal((16, 24, 24, 3)).astype(np.float32)
     g, sess = _book_network(seed=1)
     expected = _logits(g, sess, images)
+    tested = evaluate_set(sess, g, cifar10.read_data_sets(str(cifar_dir)).test, batch_size=25)
     paths = {row: _write_book_checkpoint(g, sess, row, str(directory / row / "model-checkpoint-4321"))
              for row in ROWS if (directory / row).mkdir() is None}
     sess.close()
-    return paths, images, expected
+    return paths, images, expected, tested
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +129,7 @@ def fresh_network():
 
 @pytest.mark.parametrize("row", list(ROWS))
 def test_each_versions_checkpoint_restores_to_identical_logits(book_checkpoints, fresh_network, row):
-    paths, images, expected = book_checkpoints
+    paths, images, expected, _ = book_checkpoints
     path = paths[row]
     if ROWS[row][2] == V1:
         assert not os.path.exists(path + ".index") and os.path.isfile(path)  # one file, as TF 0.11 wrote
@@ -146,23 +156,10 @@ def test_a_checkpoint_is_not_restored_in_part(book_checkpoints):
     assert "W/Adam" not in message and "biased" not in message
 
 
-@pytest.fixture(scope="module")
-def cifar_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("cifar")
-    write_cifar(str(d), per_file=20, test=40)
-    return d
-
-
-@pytest.mark.parametrize("row", ["tf0.7", "tf0.12"])
-def test_evaluate_gives_the_writers_test_cost_and_training_starts_from_it(tmp_path, cifar_dir, row):
-    from dlfund.data import cifar10
-    g, sess = _book_network(seed=3)
-    test = cifar10.read_data_sets(str(cifar_dir)).test
-    expected = evaluate_set(sess, g, test, batch_size=25)
-    (tmp_path / "book").mkdir()
-    path = _write_book_checkpoint(g, sess, row, str(tmp_path / "book" / "model-checkpoint-4321"))
-    sess.close()
-    ran = run_program("evaluate", f"--checkpoint={path}", f"--model={MODEL}", "--book_output_relu",
+@pytest.mark.parametrize("row", list(ROWS))
+def test_evaluate_gives_the_writers_test_cost(book_checkpoints, cifar_dir, row):
+    paths, _, _, expected = book_checkpoints
+    ran = run_program("evaluate", f"--checkpoint={paths[row]}", f"--model={MODEL}", "--book_output_relu",
                       "--dataset=cifar10", f"--data_dir={cifar_dir}", "--projector_examples=0")
     assert ran.returncode == 0, ran.stderr
     assert f"Test Cost: {expected.cost:.6f}" in ran.stdout and f"Test Accuracy: {expected.accuracy:.6f}" in ran.stdout
@@ -172,22 +169,30 @@ def test_evaluate_gives_the_writers_test_cost_and_training_starts_from_it(tmp_pa
     assert header.split()[3:] == ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
                                   "accuracy"]
     assert re.search(r"^\s+automobile(\s+\d+){10}\s+\d\.\d{4}$", ran.stdout, re.M)
+
+
+def test_training_continues_from_a_book_checkpoint_and_needs_the_printed_output_layer(book_checkpoints,
+                                                                                       cifar_dir, tmp_path):
+    path = book_checkpoints[0]["tf0.7"]
     trained = run_program("train", f"--init_checkpoint={path}", f"--model={MODEL}", "--book_output_relu",
                           "--dataset=cifar10", f"--data_dir={cifar_dir}", f"--logdir={tmp_path / 'logs'}",
                           "--batch_size=30", "--max_steps=4323", "--training_epochs=2000", "--progress=off")
     assert trained.returncode == 0, trained.stderr
-    assert f"Starting from {path} (global step 4321)" in trained.stdout
+    assert f"Starting from {path} (global step 4321); batch-norm averages named as by TensorFlow 0.7" \
+        in trained.stdout
     assert checkpoints.latest_checkpoint(str(tmp_path / "logs" / f"{MODEL}_cifar10")).endswith("-4323")
     # Without the flag that builds the book's output layer, the checkpoint is refused, not half restored.
-    refused = run_program("evaluate", f"--checkpoint={path}", f"--model={MODEL}", "--dataset=cifar10",
-                          f"--data_dir={cifar_dir}")
+    refused = run_program("train", f"--init_checkpoint={path}", f"--model={MODEL}", "--dataset=cifar10",
+                          f"--data_dir={cifar_dir}", f"--logdir={tmp_path / 'other'}", "--batch_size=30",
+                          "--progress=off")
     assert refused.returncode == 1 and "--book_output_relu" in refused.stderr
+    assert checkpoints.latest_checkpoint(str(tmp_path / "other" / f"{MODEL}_cifar10")) is None
 
 
 @pytest.mark.parametrize("row", ["tf0.7", "tf0.12"])
 def test_a_book_era_checkpoint_loads_into_the_keras_model(book_checkpoints, row):
     from dlfund import keras_models
-    paths, images, expected = book_checkpoints
+    paths, images, expected, _ = book_checkpoints
     options = ModelOptions(book_output_relu=True)
     model = keras_models.keras_model(MODEL, options)
     assert "TensorFlow" in keras_models.load_checkpoint(model, MODEL, paths[row], options)
