@@ -211,7 +211,7 @@ def paired_speedup(baseline: DlfundTrainer, variant: DlfundTrainer, chunks: int,
             trainer.step()
         return time.perf_counter() - start
 
-    for _ in range(3):
+    for _ in range(min(chunks, 3)):  # warm-up
         chunk(baseline), chunk(variant)
     ratios = []
     for i in range(chunks):
@@ -383,8 +383,8 @@ def measure_training(fv: flags.FlagValues, train: mnist.DataSet, config: v1.Conf
     for bs in batch_sizes:
         trace = (min(fv.trace_steps, 2) if quick else fv.trace_steps) if bs == batch_sizes[0] else 0
         entry = compare_training(train, bs, 0.2 if quick else fv.seconds, 1 if quick else fv.rounds, fv.keras,
-                                 2 if quick else 20, roofline, config, trace_steps=trace,
-                                 keras_examples=2 * bs if quick else 0)
+                                 1 if quick else 20, roofline, config, trace_steps=trace,
+                                 keras_examples=bs if quick else 0)
         entry["gflops"] = entry["dlfund_images_per_s"] * flops["total"] / 1e9
         results["train"][str(bs)] = entry
         results["roofline_gflops"] = entry["roofline_gflops"]
@@ -447,7 +447,8 @@ def main(argv: list, fv: flags.FlagValues) -> int:
     print(f"  evaluation: {results['eval_images_per_s']:.0f} img/s (batch {fv.eval_batch_size})", flush=True)
     if fv.fast_grad_pairs:
         base, fast = (DlfundTrainer(data.train, 100, config, fast_matmul_grad=f) for f in (False, True))
-        results["fast_matmul_grad_speedup"] = paired_speedup(base, fast, 2 if quick else fv.fast_grad_pairs)
+        results["fast_matmul_grad_speedup"] = paired_speedup(base, fast, 1 if quick else fv.fast_grad_pairs,
+                                                             1 if quick else 3)
         base.close(), fast.close()
         s = results["fast_matmul_grad_speedup"]
         print(f"  --fast_matmul_grad, whole training step (batch 100, {s['pairs']} paired chunks): "

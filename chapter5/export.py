@@ -63,7 +63,7 @@ def main(argv: list, fv: flags.FlagValues) -> int:
     path = common.checkpoint_to_use(run_dir, fv.checkpoint)
     options = common.model_options(fv)
     model = keras_models.keras_model(fv.model, options, keep_prob=keep_prob)
-    note = keras_models.load_checkpoint(model, fv.model, path, options)
+    note = keras_models.load_checkpoint(model, path)
     served = keras_models.probability_model(model)
     write(served, fv.format, fv.output)
     print(f"Wrote {fv.output} ({fv.format}): {fv.model} from {path}{' (' + note + ')' if note else ''}.")

@@ -209,35 +209,39 @@ def checkpoint_names(var_names: Sequence[str], stored: dict) -> tuple[dict, set]
     return mapping, eras
 
 
-def model_variable_map(checkpoint: str, var_list: Sequence[tf.Variable]) -> tuple[dict, str]:
-    """``{checkpoint name: variable}`` to restore a model from ``checkpoint``, checked completely.
+def checkpoint_map(checkpoint: str, shapes: dict) -> tuple[dict, str]:
+    """Where each model variable is stored in ``checkpoint``, checked completely.
 
     Every variable must be in the checkpoint with its shape, and every model
     variable of the checkpoint must be used (optimizer state and 0.12's
     zero-debias bookkeeping excepted), so nothing is restored only in part.
 
+    Args:
+        checkpoint: path prefix (or V1 file).
+        shapes: ``{model variable name: shape}`` (names as this code gives them).
+
     Returns:
-        (the map, a note naming the TensorFlow whose batch-norm names were read).
+        ({model name: checkpoint name}, a note naming the TensorFlow whose
+        batch-norm names were read, "" for this code's own).
 
     Raises:
         CheckpointError: naming what is missing, of another shape, or unused.
     """
     stored = _stored_shapes(checkpoint)
-    names, eras = checkpoint_names([v.op.name for v in var_list], stored)
+    names, eras = checkpoint_names(list(shapes), stored)
     missing, wrong = [], []
-    for v in var_list:
-        stored_name = names[v.op.name]
-        if stored_name not in stored:
-            missing.append(v.op.name)
-        elif list(stored[stored_name]) != v.shape.as_list():
-            wrong.append(f"{v.op.name} (checkpoint {list(stored[stored_name])}, model {v.shape.as_list()})")
+    for name, shape in shapes.items():
+        if names[name] not in stored:
+            missing.append(name)
+        elif list(stored[names[name]]) != list(shape):
+            wrong.append(f"{name} (checkpoint {list(stored[names[name]])}, model {list(shape)})")
     used = set(names.values())
     unused = sorted(n for n in stored if n not in used and not is_optimizer_state(n)
                     and not n.endswith(_ZERO_DEBIAS_PARTS))
     if missing or wrong or unused:
         raise CheckpointError(_mismatch_message(checkpoint, missing, wrong, unused))
     note = "batch-norm averages named as by " + " and ".join(sorted(eras)) if eras - {BOOK_ERA_AVERAGES[0][0]} else ""
-    return {names[v.op.name]: v for v in var_list}, note
+    return names, note
 
 
 def _mismatch_message(checkpoint: str, missing: list, wrong: list, unused: list) -> str:
@@ -276,14 +280,14 @@ def restore_model(sess: v1.Session, graph: tf.Graph, var_list: Sequence[tf.Varia
 
     Raises:
         CheckpointError: the checkpoint is missing or does not match (see
-            :func:`model_variable_map`).
+            :func:`checkpoint_map`).
     """
     if not checkpoint_exists(checkpoint):
         raise CheckpointError(f"{checkpoint}: no such checkpoint (expected {checkpoint}.index, "
                               "or a single-file checkpoint of TensorFlow 0.11 or older)")
-    mapping, note = model_variable_map(checkpoint, var_list)
+    names, note = checkpoint_map(checkpoint, {v.op.name: v.shape.as_list() for v in var_list})
     with graph.as_default():
-        v1.train.Saver(var_list=mapping).restore(sess, checkpoint)
+        v1.train.Saver(var_list={names[v.op.name]: v for v in var_list}).restore(sess, checkpoint)
     return note
 
 

@@ -1,8 +1,8 @@
 """The same networks in today's Keras, with the weights of a run's or the book's own checkpoint.
 
 :func:`keras_model` builds any network of :mod:`dlfund.models` as a Keras 3
-functional model whose layers are named after the book's variable scopes
-(``conv_1``, ``fc``, ``output``; batch norm ``conv_1_bn``), and
+functional model named after the book's scope, its layers after the book's
+variable scopes (``conv_1``, ``fc``, ``output``; batch norm ``conv_1_bn``), and
 :func:`load_checkpoint` copies a ``tf.compat.v1`` checkpoint into it: ``W`` and
 ``b`` into ``kernel`` and ``bias``, batch norm's ``gamma``, ``beta`` and moving
 averages into ``gamma``, ``beta``, ``moving_mean`` and ``moving_variance``
@@ -109,25 +109,36 @@ def keras_model(name: str, options: ModelOptions = ModelOptions(), keep_prob: fl
     return keras.Model(inputs, b.output(x), name=spec.scope)
 
 
-def _layer_weight(tf1_name: str, scope: str) -> tuple[str, str]:
-    """(Keras layer, weight) for a TF1 variable name such as ``mnist_conv_bn_model/fc/W``."""
-    parts = tf1_name[len(scope) + 1:].split("/")
-    layer, leaf = parts[0], parts[-1]
-    if leaf in ("W", "b"):
-        return layer, {"W": "kernel", "b": "bias"}[leaf]
-    if leaf in ("beta", "gamma"):
-        return f"{layer}_bn", leaf
-    if leaf == "ExponentialMovingAverage":
-        return f"{layer}_bn", "moving_mean" if parts[-2] == "Squeeze" else "moving_variance"
-    raise ValueError(f"{tf1_name}: not a weight of the model")
+def tf1_names(model: keras.Model) -> dict:
+    """``{TF1 variable name: (layer, weight)}`` for every weight of a model from :func:`keras_model`.
+
+    ``conv_1/kernel`` is ``<scope>/conv_1/W``; ``conv_1_bn/moving_mean`` is the
+    moving average ``<scope>/conv_1/<scope>/conv_1/moments/Squeeze/ExponentialMovingAverage``
+    (``Squeeze_1`` for the variance), named as TensorFlow 1.2 and later name it.
+    """
+    scope, names = model.name, {}
+    for layer in model.layers:
+        for weight in layer.weights:
+            leaf = weight.path.rsplit("/", 1)[1]
+            base = layer.name[:-3] if layer.name.endswith("_bn") else layer.name
+            if leaf in ("kernel", "bias"):
+                name = f"{scope}/{base}/{'W' if leaf == 'kernel' else 'b'}"
+            elif leaf in ("gamma", "beta"):
+                name = f"{scope}/{base}/{leaf}"
+            else:
+                squeeze = "Squeeze" if leaf == "moving_mean" else "Squeeze_1"
+                name = f"{scope}/{base}/{scope}/{base}/moments/{squeeze}/ExponentialMovingAverage"
+            names[name] = (layer, weight)
+    return names
 
 
-def load_checkpoint(model: keras.Model, name: str, checkpoint: str, options: ModelOptions = ModelOptions()) -> str:
-    """Copies a checkpoint of the TF1 network ``name`` into ``model`` (built by :func:`keras_model`).
+def load_checkpoint(model: keras.Model, checkpoint: str) -> str:
+    """Copies a checkpoint of the TF1 network into ``model`` (built by :func:`keras_model`).
 
     Every weight of the model must come from the checkpoint, and every model
     variable of the checkpoint must find its place (see
-    :func:`dlfund.checkpoints.model_variable_map`), so nothing loads in part.
+    :func:`dlfund.checkpoints.checkpoint_map`), so nothing loads in part; the
+    step count is not needed.
 
     Returns:
         A note on the batch-norm naming read ("" for this code's own).
@@ -135,28 +146,15 @@ def load_checkpoint(model: keras.Model, name: str, checkpoint: str, options: Mod
     Raises:
         CheckpointError: the checkpoint is missing or does not match the network.
     """
-    from dlfund.graph import build_graph, model_variables
     if not checkpoints.checkpoint_exists(checkpoint):
         raise CheckpointError(f"{checkpoint}: no such checkpoint")
-    spec = get_model(name)
-    g = build_graph(spec, options, sparse_labels=len(spec.input_shape) > 1, with_training=False,
-                    summary_images=False)
-    with g.graph.as_default():
-        variables = model_variables(spec.scope)
-    mapping, note = checkpoints.model_variable_map(checkpoint, variables)
+    targets = tf1_names(model)
+    shapes = {name: list(weight.shape) for name, (_, weight) in targets.items()}
+    shapes[f"{model.name}/global_step"] = []  # in every checkpoint; a Keras model does not count steps
+    stored, note = checkpoints.checkpoint_map(checkpoint, shapes)
     reader = tf.train.load_checkpoint(checkpoint)
-    values = {}
-    for stored_name, variable in mapping.items():
-        if variable.op.name.endswith("/global_step"):
-            continue  # a Keras model has no step count
-        layer, weight = _layer_weight(variable.op.name, spec.scope)
-        values.setdefault(layer, {})[weight] = reader.get_tensor(stored_name)
-    for layer in model.layers:
-        if layer.weights:
-            wanted = values.pop(layer.name, {})
-            layer.set_weights([wanted[w.path.rsplit("/", 1)[1]] for w in layer.weights])
-    if values:
-        raise CheckpointError(f"{checkpoint}: weights for layers the Keras model lacks: {', '.join(values)}")
+    for name, (_, weight) in targets.items():
+        weight.assign(reader.get_tensor(stored[name]))
     return note
 
 

@@ -195,5 +195,5 @@ def test_a_book_era_checkpoint_loads_into_the_keras_model(book_checkpoints, row)
     paths, images, expected, _ = book_checkpoints
     options = ModelOptions(book_output_relu=True)
     model = keras_models.keras_model(MODEL, options)
-    assert "TensorFlow" in keras_models.load_checkpoint(model, MODEL, paths[row], options)
+    assert "TensorFlow" in keras_models.load_checkpoint(model, paths[row])
     np.testing.assert_allclose(keras_models.as_numpy(model, images), expected, rtol=1e-4, atol=1e-4)

@@ -41,7 +41,7 @@ def test_keras_model_gives_the_tf1_logits(tmp_path, name, book_output_relu):
     options = ModelOptions(book_output_relu=book_output_relu)
     expected, x = _tf1_checkpoint(name, options, str(tmp_path / "model-checkpoint-7"))
     model = keras_models.keras_model(name, options)
-    keras_models.load_checkpoint(model, name, str(tmp_path / "model-checkpoint-7"), options)
+    keras_models.load_checkpoint(model, str(tmp_path / "model-checkpoint-7"))
     got = keras_models.as_numpy(model, x)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
     assert model.name == get_model(name).scope and model.get_layer("output").name == "output"
@@ -61,6 +61,5 @@ def test_layer_names_follow_the_books_scopes():
 def test_a_checkpoint_of_another_network_is_refused(tmp_path):
     _tf1_checkpoint("mlp", ModelOptions(), str(tmp_path / "model-checkpoint-7"))
     with pytest.raises(CheckpointError, match="mnist_conv_model/conv_1/W"):
-        keras_models.load_checkpoint(keras_models.keras_model("mnist_conv"), "mnist_conv",
-                                     str(tmp_path / "model-checkpoint-7"))
+        keras_models.load_checkpoint(keras_models.keras_model("mnist_conv"), str(tmp_path / "model-checkpoint-7"))
     assert isinstance(keras_models.keras_model("mlp"), keras.Model)

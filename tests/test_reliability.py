@@ -59,8 +59,8 @@ def _once_saving(run_dir, args):
 
 @scenario
 def killed_then_interrupted(workdir):
-    """SIGKILL at two random moments of training, the second run resuming the first; then a third run resumes
-    the last (taking over the dead run's lock) and is stopped with Ctrl-C (SIGINT)."""
+    """SIGKILL at a random moment of training; then a second run resumes from what the first left (taking
+    over the dead run's lock), is killed in turn, and a third resumes and is stopped with Ctrl-C (SIGINT)."""
     run_dir, args = _long_run(workdir)
     rng = random.Random(1234)
     steps = []
