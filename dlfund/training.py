@@ -89,6 +89,7 @@ class TrainState:
         epoch: the current epoch, from 0.
         stop_reason: why the loop stops early, or None.
         interrupted: the stop is an interruption (no display of the partial epoch).
+        finite_at: the global step at which the variables were last found finite.
     """
     sess: v1.Session
     g: ModelGraph
@@ -98,6 +99,14 @@ class TrainState:
     epoch: int = 0
     stop_reason: str | None = None
     interrupted: bool = False
+    finite_at: int | None = None
+
+    def check_finite(self) -> None:
+        """Raises :class:`TrainingDiverged` if a variable is not finite; checked once per global step,
+        so a display step's divergence check and its checkpoint share one check."""
+        if self.finite_at != self.global_step:
+            check_finite(self.sess, self.g, self.global_step)
+            self.finite_at = self.global_step
 
     def request_stop(self, reason: str, interrupted: bool = False) -> None:
         """Ends the loop after the current step (an interruption also skips the epoch's display)."""
@@ -386,13 +395,13 @@ class DivergenceCheck(Hook):
                                    f"(epoch {state.epoch + 1})", state.global_step)
 
     def display(self, state: TrainState, avg_cost: float, validation_error: float | None) -> None:
-        check_finite(state.sess, state.g, state.global_step)
+        state.check_finite()
 
 
 class CheckpointSaver(Hook):
     """Saves ``model-checkpoint-<global_step>`` at display steps, every ``every_steps`` steps and at the end.
 
-    Every save is preceded by :func:`check_finite`, so no checkpoint holds a
+    Every save is preceded by :meth:`TrainState.check_finite`, so no checkpoint holds a
     NaN or an infinity: after a divergence the newest checkpoint is the last good one.
     """
 
@@ -406,7 +415,7 @@ class CheckpointSaver(Hook):
 
     def save(self, state: TrainState) -> None:
         if state.global_step != self.last_saved:
-            check_finite(state.sess, state.g, state.global_step)
+            state.check_finite()
             checkpoints.save(state.sess, self.saver, self.run_dir, state.global_step)
             self.last_saved = state.global_step
 
