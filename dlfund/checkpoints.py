@@ -130,30 +130,25 @@ def checkpoint_step(path: str) -> int:
 
 
 def check_compatible(checkpoint: str, var_list: Sequence[tf.Variable]) -> None:
-    """Raises CheckpointError listing every variable the checkpoint lacks or has with another shape.
+    """Raises CheckpointError unless ``checkpoint`` holds exactly ``var_list``, under their own names.
 
-    For resuming a run from its own checkpoints, which hold these very names.
+    For resuming a run from its own checkpoints, whose Saver restores by these
+    names. The check is :func:`checkpoint_map`'s, so model variables of the
+    checkpoint that ``var_list`` leaves unused (a run resumed without the
+    ``--book_output_relu`` it was trained with) are refused, not restored in part.
 
     Args:
         checkpoint: checkpoint path prefix.
-        var_list: the variables to restore.
+        var_list: the variables to restore (model and optimizer).
 
     Raises:
         CheckpointError: one message naming the checkpoint, the missing
-            variables and the shape mismatches.
+            variables, the shape mismatches and the unused ones.
     """
-    stored = _stored_shapes(checkpoint)
-    missing, wrong = [], []
-    for v in var_list:
-        name = v.op.name
-        if name not in stored:
-            missing.append(name)
-        elif list(stored[name]) != v.shape.as_list():
-            wrong.append(f"{name} (checkpoint {list(stored[name])}, model {v.shape.as_list()})")
-    if missing or wrong:
-        model_vars = {v.op.name for v in var_list}
-        extra = sorted(n for n in stored if n not in model_vars and not is_optimizer_state(n))
-        raise CheckpointError(_mismatch_message(checkpoint, missing, wrong, extra))
+    names, note = checkpoint_map(checkpoint, {v.op.name: v.shape.as_list() for v in var_list})
+    if any(name != stored for name, stored in names.items()):
+        raise CheckpointError(f"{checkpoint} has its {note}, not this code's: start a new run from it with "
+                              f"--init_checkpoint={checkpoint}")
 
 
 #: Batch-norm moving averages in checkpoints of the book's own code, by the TensorFlow that wrote it.

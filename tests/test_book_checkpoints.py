@@ -156,6 +156,18 @@ def test_a_checkpoint_is_not_restored_in_part(book_checkpoints):
     assert "W/Adam" not in message and "biased" not in message
 
 
+def test_a_book_checkpoint_is_not_resumed_as_this_codes_own(book_checkpoints, fresh_network):
+    """A run resumes by this code's own names; a book-era checkpoint copied into a run directory is refused with
+    the way to start from it, while one of TF 1.2+ (this code's names) passes."""
+    g, _ = fresh_network
+    with g.graph.as_default():
+        var_list = model_variables(g.spec.scope)
+    with pytest.raises(CheckpointError, match="named as by TensorFlow 0.8-1.1, not this code's: start a new run "
+                                              "from it with --init_checkpoint="):
+        checkpoints.check_compatible(book_checkpoints[0]["tf1.0-1.1"], var_list)
+    checkpoints.check_compatible(book_checkpoints[0]["tf1.2+"], var_list)
+
+
 @pytest.mark.parametrize("row", list(ROWS))
 def test_evaluate_gives_the_writers_test_cost(book_checkpoints, cifar_dir, row):
     paths, _, _, expected = book_checkpoints

@@ -241,6 +241,19 @@ def test_run_dir_of_another_model_is_refused(tmp_path):
     assert _assert_loadable(logs / "x") == 2
 
 
+def test_a_run_resumed_with_another_output_layer_is_refused_not_restored_in_part(tmp_path):
+    args = ["--dataset=mnist_sample", "--model=mlp_bn", "--hidden_units=16", f"--logdir={tmp_path}", "--run_name=x",
+            "--progress=off"]
+    first = run_program("train", *args, "--book_output_relu", "--max_steps=2")
+    assert first.returncode == 0, first.stderr
+    # Without the flag the output layer has no batch norm: its beta, gamma and averages would go unused.
+    other = run_program("train", *args, "--nobook_output_relu", "--max_steps=4")
+    assert other.returncode == 1 and "Traceback" not in other.stderr
+    assert "in the checkpoint but not in the model: mlp_bn_model/output/beta" in other.stderr
+    assert "--book_output_relu" in other.stderr
+    assert _assert_loadable(tmp_path / "x") == 2
+
+
 def _a_dead_pid():
     """A process id no process has now (never our own, never running)."""
     with open("/proc/sys/kernel/pid_max") as f:
