@@ -91,7 +91,6 @@ def main(argv: list, fv: flags.FlagValues, out: TextIO | None = None, signals: b
     with checkpoints.RunDirLock(directory) as lock, _cli.op_determinism(fv.deterministic):
         if lock.took_over_from:
             print(f"Took over {directory} from process {lock.took_over_from}, which is no longer running.", file=out)
-        rundir.write_run_files(directory, fv, checkpoints.latest_checkpoint(directory))
         print(f"Data: {data.note}; {data.train.num_examples} training, {data.validation.num_examples} "
               f"validation, {data.test.num_examples} test examples.", file=out)
         print(f"Run directory: {directory}", file=out, flush=True)
@@ -105,6 +104,7 @@ def main(argv: list, fv: flags.FlagValues, out: TextIO | None = None, signals: b
 def _train(sess, g, data, fv: flags.FlagValues, directory: str, writer, stop: training.StopOnRequest,
            out: TextIO) -> int:
     resumed, note = training.restore_or_initialize(sess, g, directory, fv.init_checkpoint)
+    rundir.write_run_files(directory, fv, resumed)  # only once the flags are known to fit the checkpoint
     step = int(sess.run(g.global_step))
     if resumed:
         print(f"Resuming from {resumed} (global step {step}, {step // (data.train.num_examples // fv.batch_size)} "

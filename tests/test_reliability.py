@@ -252,6 +252,8 @@ def test_a_run_resumed_with_another_output_layer_is_refused_not_restored_in_part
     assert "in the checkpoint but not in the model: mlp_bn_model/output/beta" in other.stderr
     assert "--book_output_relu" in other.stderr
     assert _assert_loadable(tmp_path / "x") == 2
+    # The run's flags.cfg still describes the checkpoint: resuming with it works.
+    assert "--book_output_relu\n" in (tmp_path / "x" / "flags.cfg").read_text()
 
 
 def _a_dead_pid():
