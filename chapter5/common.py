@@ -141,13 +141,13 @@ def define_trained_model_flags(fv: flags.FlagValues) -> None:
                                          flag_values=fv)
 
 
-def trained_model_dir(fv: flags.FlagValues) -> tuple[str, bool]:
-    """The run directory (``--logdir``, or the checkpoint's directory) and whether it had a flags.cfg, whose
-    model and data flags are then applied (flags given on the command line win)."""
+def trained_model_dir(fv: flags.FlagValues) -> tuple[str, flags.FlagValues | None]:
+    """The run directory (``--logdir``, or the checkpoint's directory) and its saved flags (None without a
+    flags.cfg), whose model and data flags are applied to ``fv`` (flags given on the command line win)."""
     run_dir = fv.logdir or os.path.dirname(os.path.abspath(fv.checkpoint))
-    had_flags = apply_run_flags(fv, run_dir)
+    saved = apply_run_flags(fv, run_dir)
     resolve_batch_norm(fv)
-    return run_dir, had_flags
+    return run_dir, saved
 
 
 def saved_flags_text(fv: flags.FlagValues) -> str:
@@ -173,20 +173,21 @@ def read_run_flags(path: str) -> flags.FlagValues:
     return fv
 
 
-def apply_run_flags(fv: flags.FlagValues, run_dir: str, names=MODEL_FLAGS + DATA_FLAGS) -> bool:
+def apply_run_flags(fv: flags.FlagValues, run_dir: str,
+                    names=MODEL_FLAGS + DATA_FLAGS) -> flags.FlagValues | None:
     """Sets the model and data flags from ``run_dir/flags.cfg`` unless given on the command line.
 
     Returns:
-        True if the run directory had a flags.cfg.
+        The run's saved flags (:func:`read_run_flags`), or None if the run directory has no flags.cfg.
     """
     path = os.path.join(run_dir, "flags.cfg")
     if not os.path.exists(path):
-        return False
+        return None
     saved = read_run_flags(path)
     for name in names:
         if name in fv and not fv[name].present:
             setattr(fv, name, saved[name].value)
-    return True
+    return saved
 
 
 def resolve_batch_norm(fv: flags.FlagValues) -> None:

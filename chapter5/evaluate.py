@@ -43,8 +43,8 @@ def define_flags(fv: flags.FlagValues) -> None:
 def main(argv: list, fv: flags.FlagValues) -> int:
     if len(argv) > 1:
         raise _cli.UsageError(f"unexpected arguments {argv[1:]}")
-    run_dir, had_flags = common.trained_model_dir(fv)
-    if not had_flags and not fv.checkpoint:
+    run_dir, saved = common.trained_model_dir(fv)
+    if saved is None and not fv.checkpoint:
         raise _cli.UsageError(f"{run_dir} has no flags.cfg: is it a run directory? For a checkpoint from elsewhere "
                               "pass --checkpoint=PATH with --model and --dataset")
     data = common.load_data(fv, shuffle=False)

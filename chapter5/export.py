@@ -58,8 +58,8 @@ def define_flags(fv: flags.FlagValues) -> None:
 def main(argv: list, fv: flags.FlagValues) -> int:
     if len(argv) > 1:
         raise _cli.UsageError(f"unexpected arguments {argv[1:]}")
-    run_dir, had_flags = common.trained_model_dir(fv)
-    keep_prob = common.read_run_flags(os.path.join(run_dir, "flags.cfg")).keep_prob if had_flags else 0.5
+    run_dir, saved = common.trained_model_dir(fv)
+    keep_prob = saved.keep_prob if saved is not None else 0.5
     path = common.checkpoint_to_use(run_dir, fv.checkpoint)
     options = common.model_options(fv)
     model = keras_models.keras_model(fv.model, options, keep_prob=keep_prob)

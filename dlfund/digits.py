@@ -139,12 +139,6 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     return x
 
 
-def to_grayscale(image: np.ndarray) -> np.ndarray:
-    """RGB [h, w, 3] (or anything :func:`to_rgb` takes) -> float32 [h, w] (ITU-R BT.601 luma, as
-    ``tf.image.rgb_to_grayscale``)."""
-    return (to_rgb(image) @ np.array([0.2989, 0.587, 0.114], np.float32)).astype(np.float32)
-
-
 def _max_filter(x: np.ndarray, k: int) -> np.ndarray:
     """Grey-scale dilation of float [h, w] or [h, w, c] by a k x k square (TF's max pooling, stride 1).
 
