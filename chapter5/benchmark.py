@@ -24,6 +24,8 @@ In one process, after warm-up, it measures:
   update, pooling, the rest), and the roofline share the step would reach if
   only the convolutions and matrix products took time (:func:`step_breakdown`);
 * ``distorted_inputs`` images/s (the CIFAR-10 augmentation pipeline alone);
+* a checkpoint's size and the time to save it, with and without reading it
+  back before it counts as saved (:func:`checkpoint_save_cost`);
 * in a ``chapter5.train`` subprocess: wall time from process start to the
   first training step, one full epoch (data feeding, validation, summaries and
   checkpoints included) against the time of its own training steps, and peak
@@ -49,7 +51,7 @@ import tensorflow as tf
 from absl import flags
 
 from chapter5 import _cli
-from dlfund import keras_models, training
+from dlfund import checkpoints, keras_models, training
 from dlfund.data import mnist
 from dlfund.graph import build_graph
 from dlfund.models import get_model
@@ -285,6 +287,28 @@ class Roofline:
         return 2 * self.size ** 3 / 1e9
 
 
+def checkpoint_save_cost(saves: int, config: v1.ConfigProto) -> dict:
+    """Seconds per checkpoint of ``mnist_conv`` with Adam: the Saver's write alone, and
+    :class:`dlfund.checkpoints.CheckpointKeeper`'s save (write, read back in full, state file), alternated."""
+    g = build_graph(get_model("mnist_conv"), seed=0, summary_images=False)
+    raw, kept = [], []
+    with v1.Session(graph=g.graph, config=config) as sess, tempfile.TemporaryDirectory() as d:
+        sess.run(g.init_op)
+        keeper = checkpoints.CheckpointKeeper(g.saver, os.path.join(d, "kept"))
+        os.makedirs(keeper.run_dir)
+        for step in range(1, saves + 2):  # the first pair is warm-up
+            start = time.perf_counter()
+            with g.graph.as_default():
+                path = g.saver.save(sess, os.path.join(d, "raw"), global_step=step, write_meta_graph=False)
+            raw.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            keeper.save(sess, step)
+            kept.append(time.perf_counter() - start)
+        size = sum(os.path.getsize(f) for f in checkpoints.checkpoint_files(path))
+    return {"saver_save_s": float(np.median(raw[1:])), "checked_save_s": float(np.median(kept[1:])),
+            "checkpoint_mb": size / 1e6, "saves": saves}
+
+
 def memory_bandwidth(megabytes: float, seconds: float, config: v1.ConfigProto) -> float:
     """GB/s of a memory-bound TF op: ``var -= alpha * delta`` over two float32 arrays (12 bytes per element).
 
@@ -458,6 +482,9 @@ def main(argv: list, fv: flags.FlagValues) -> int:
     results["cifar_conv_train_images_per_s"] = cifar_train_throughput("cifar_conv", 2 if quick else 30, config)
     print(f"  CIFAR-10 distorted_inputs alone: {results['cifar_distorted_inputs_images_per_s']:.0f} img/s; "
           f"cifar_conv training step (batch 128): {results['cifar_conv_train_images_per_s']:.0f} img/s", flush=True)
+    results["checkpoint"] = c = checkpoint_save_cost(2 if quick else 12, config)
+    print(f"  checkpoint ({c['checkpoint_mb']:.1f} MB, mnist_conv with Adam): saver.save {c['saver_save_s']:.3f} s, "
+          f"written and read back {c['checked_save_s']:.3f} s (median of {c['saves']})", flush=True)
     measure_epoch(fv, config, results)
     if fv.json:
         with open(fv.json, "w") as f:

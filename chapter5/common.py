@@ -8,6 +8,7 @@ can be read back by absl into a fresh set (:func:`read_run_flags`).
 from __future__ import annotations
 
 import os
+import sys
 
 import tensorflow as tf
 from absl import flags
@@ -257,9 +258,19 @@ def build_and_restore(fv: flags.FlagValues, checkpoint: str) -> tuple[ModelGraph
 
 
 def checkpoint_to_use(run_dir: str | None, checkpoint: str) -> str:
-    """``checkpoint`` if given, else the newest in ``run_dir``; raises CheckpointError if there is none."""
-    path = checkpoint or (checkpoints.latest_checkpoint(run_dir) if run_dir else None)
-    if not path:
+    """``checkpoint`` if given, else the newest in ``run_dir`` that reads back in full.
+
+    Each newer checkpoint that is skipped as damaged is named on stderr.
+
+    Raises:
+        CheckpointError: there is no checkpoint, or none that reads back.
+    """
+    if checkpoint:
+        return checkpoint
+    found = checkpoints.newest_intact(run_dir) if run_dir else checkpoints.RunCheckpoints([], [])
+    for path, problem in found.skipped:
+        print(f"Skipped {path}: {problem}; its files are left in place.", file=sys.stderr, flush=True)
+    if not found.latest:
         raise CheckpointError(f"no checkpoint in {run_dir}: train first (python -m chapter5.train ...) or pass "
                               "--checkpoint=PATH")
-    return path
+    return found.latest

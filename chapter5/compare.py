@@ -20,6 +20,7 @@ import io
 import json
 import os
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -208,7 +209,7 @@ def run_suite(suite: str, fv: flags.FlagValues) -> bool:
     table = summarize(suite, description, configs, rows, suite_dir, common)
     print(table)
     print(f"Wrote {os.path.join(suite_dir, 'results.md')} and results.csv; "
-          f"curves: tensorboard --logdir {suite_dir}")
+          f"curves: tensorboard --logdir {shlex.quote(suite_dir)}")
     return all("error" not in r for r in rows)
 
 

@@ -21,6 +21,7 @@ that do not match are listed.
 from __future__ import annotations
 
 import os
+import shlex
 
 import numpy as np
 from absl import flags
@@ -64,7 +65,7 @@ def main(argv: list, fv: flags.FlagValues) -> int:
     print(f"Test examples: {test.num_examples}, misclassified: {int((predicted != truth).sum())}")
     print(analysis.format_confusion(cm, class_names, data.source.short_names), flush=True)
     wrong = write_eval_summaries(run_dir, fv, data, g.spec.input_shape, test, step, cm)
-    print(f"TensorBoard: tensorboard --logdir {run_dir}  (eval/: confusion matrix, {wrong} misclassified "
+    print(f"TensorBoard: tensorboard --logdir {shlex.quote(run_dir)}  (eval/: confusion matrix, {wrong} misclassified "
           f"images; projector of {min(fv.projector_examples, len(truth))} test images)")
     return 0
 

@@ -28,6 +28,19 @@ def run_dir(fv: flags.FlagValues) -> str:
     return os.path.join(fv.logdir, fv.run_name or f"{fv.model}_{fv.dataset}")
 
 
+def flagfile(directory: str) -> str:
+    """The run's saved flags, ``<run dir>/flags.cfg``."""
+    return os.path.join(directory, "flags.cfg")
+
+
+def command(program: str, *args: str) -> str:
+    """``python -m chapter5.<program> ARGS`` with each argument shell-quoted, for the reader to paste.
+
+    A run directory with spaces or non-ASCII letters (``logs/my runs/딥러닝``) is quoted.
+    """
+    return " ".join(["python", "-m", f"chapter5.{program}", *(shlex.quote(a) for a in args)])
+
+
 def check_existing_run(directory: str, model: str) -> None:
     """Refuses to resume a run directory that holds a different model."""
     saved = os.path.join(directory, "flags.cfg")
@@ -44,7 +57,7 @@ def write_run_files(directory: str, fv: flags.FlagValues, resumed_from: str | No
     Raises:
         RunDirError: the directory is not writable.
     """
-    flagfile = os.path.join(directory, "flags.cfg")
+    saved = flagfile(directory)
     started = "resumed from " + os.path.basename(resumed_from) if resumed_from else "new run"
     info = [
         f"dlfund {dlfund.__version__} run '{os.path.basename(directory)}': model {fv.model}, dataset {fv.dataset}",
@@ -53,13 +66,13 @@ def write_run_files(directory: str, fv: flags.FlagValues, resumed_from: str | No
         f"seed {fv.seed}; deterministic ops {'on' if fv.deterministic else 'off'}",
         "command: python -m chapter5.train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "",
-        f"resume or extend: python -m chapter5.train --flagfile={flagfile} [--training_epochs=N]",
-        f"evaluate:         python -m chapter5.evaluate --logdir={directory}",
-        f"predict:          python -m chapter5.predict --logdir={directory} IMAGE...",
-        f"TensorBoard:      tensorboard --logdir={os.path.dirname(directory) or '.'}",
+        "resume or extend: " + command("train", f"--flagfile={saved}") + " [--training_epochs=N]",
+        "evaluate:         " + command("evaluate", f"--logdir={directory}"),
+        "predict:          " + command("predict", f"--logdir={directory}") + " IMAGE...",
+        "TensorBoard:      tensorboard " + shlex.quote(f"--logdir={os.path.dirname(directory) or '.'}"),
     ]
     try:
-        with open(flagfile, "w") as f:
+        with open(saved, "w") as f:
             f.write(common.saved_flags_text(fv))
         with open(os.path.join(directory, "run_info.txt"), "w") as f:
             f.write("\n".join(info) + "\n")

@@ -96,27 +96,42 @@ def main(argv: list, fv: flags.FlagValues, out: TextIO | None = None, signals: b
         print(f"Run directory: {directory}", file=out, flush=True)
         stop = training.StopOnRequest()
         with _cli.stop_on_signals(stop) if signals else contextlib.nullcontext(), \
-                v1.Session(graph=g.graph, config=_cli.session_config(fv)) as sess, \
-                _cli.file_writer(directory, g.graph) as writer:
-            return _train(sess, g, data, fv, directory, writer, stop, out)
+                v1.Session(graph=g.graph, config=_cli.session_config(fv)) as sess:
+            start = _start(sess, g, data, fv, directory, out)
+            with _cli.file_writer(directory, g.graph) as writer:  # no event file for a run that cannot start
+                return _train(sess, g, data, fv, directory, writer, stop, start, out)
+
+
+def _start(sess, g, data, fv: flags.FlagValues, directory: str, out: TextIO) -> training.Start:
+    """Resumes or starts the run, writes its flags.cfg and run_info.txt, and says what it did."""
+    try:
+        start = training.restore_or_initialize(sess, g, directory, fv.init_checkpoint)
+    except checkpoints.NoReadableCheckpoint as e:
+        raise DlfundError(f"{e}. To start the run over in a new run directory: "
+                          + rundir.command("train", f"--flagfile={rundir.flagfile(directory)}",
+                                           f"--run_name={os.path.basename(directory)}_new")) from None
+    rundir.write_run_files(directory, fv, start.resumed)  # only once the flags are known to fit the checkpoint
+    for path, problem in start.found.skipped:
+        print(f"Skipped {path}: {problem}; its files are left in place.", file=out)
+    step = int(sess.run(g.global_step))
+    if start.resumed:
+        print(f"Resuming from {start.resumed} (global step {step}, "
+              f"{step // (data.train.num_examples // fv.batch_size)} of {fv.training_epochs} epochs done).", file=out)
+    elif fv.init_checkpoint:
+        print(f"Starting from {fv.init_checkpoint} (global step {step}){'; ' + start.note if start.note else ''}.",
+              file=out)
+    return start
 
 
 def _train(sess, g, data, fv: flags.FlagValues, directory: str, writer, stop: training.StopOnRequest,
-           out: TextIO) -> int:
-    resumed, note = training.restore_or_initialize(sess, g, directory, fv.init_checkpoint)
-    rundir.write_run_files(directory, fv, resumed)  # only once the flags are known to fit the checkpoint
-    step = int(sess.run(g.global_step))
-    if resumed:
-        print(f"Resuming from {resumed} (global step {step}, {step // (data.train.num_examples // fv.batch_size)} "
-              f"of {fv.training_epochs} epochs done).", file=out)
-    elif fv.init_checkpoint:
-        print(f"Starting from {fv.init_checkpoint} (global step {step}){'; ' + note if note else ''}.", file=out)
+           start: training.Start, out: TextIO) -> int:
     held_out = data.validation if data.validation.num_examples else data.test
     images, labels = next(held_out.batches(16))
+    keeper = checkpoints.CheckpointKeeper(g.saver, directory, start.found.intact)
     history, progress = training.History(), _cli.ProgressHook(fv.batch_size, fv.progress)
     hooks = [progress, training.DivergenceCheck(), BookLines(out),
              training.SummaryWriterHook(writer, {g.x: images, g.y: labels}, getattr(data.train, "preview", None)),
-             training.CheckpointSaver(g.saver, directory, fv.save_every_steps), history, stop]
+             training.CheckpointSaver(keeper, fv.save_every_steps), history, stop]
     if fv.max_steps:
         hooks.append(training.StopAtStep(fv.max_steps))
     try:
@@ -124,7 +139,7 @@ def _train(sess, g, data, fv: flags.FlagValues, directory: str, writer, stop: tr
     except training.TrainingDiverged as e:
         progress.close()
         raise DlfundError(f"{e}; training diverged. Try a lower --learning_rate (now {fv.learning_rate:g}). The last "
-                          f"good checkpoint is kept: {checkpoints.latest_checkpoint(directory) or 'none was saved yet'}"
+                          f"good checkpoint is kept: {keeper.latest or 'none was saved yet'}"
                           ) from None
     except KeyboardInterrupt:
         progress.close()
@@ -133,7 +148,7 @@ def _train(sess, g, data, fv: flags.FlagValues, directory: str, writer, stop: tr
     if state.interrupted:
         print(f"Interrupted by {stop.reason} at global step {state.global_step}; saved "
               f"{checkpoints.CHECKPOINT_PREFIX}-{state.global_step} in {directory}.", file=out)
-        print(f"Resume with: python -m chapter5.train --flagfile={os.path.join(directory, 'flags.cfg')}", file=out)
+        print("Resume with: " + rundir.command("train", f"--flagfile={rundir.flagfile(directory)}"), file=out)
         return 128 + signal.Signals[stop.reason]  # 130 for SIGINT, 143 for SIGTERM, as shells report them
     print("Optimization Finished!", file=out)
     test = training.evaluate_set(sess, g, data.test, fv.eval_batch_size, fv.eval_examples)

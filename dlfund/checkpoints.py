@@ -6,19 +6,25 @@ resolved flags (``flags.cfg``) and ``run_info.txt``. While a run trains it
 holds ``run.lock`` with the owner's pid, so a second run cannot write the same
 directory at once.
 
-TF's Saver writes a checkpoint's data and index files first and rewrites the
-``checkpoint`` state file (atomically, by rename) last, so the latest
-checkpoint named there is always complete, even if the process is killed
-while saving.
+A checkpoint counts as saved only once it reads back in full: the
+``checkpoint`` state file names it (by base name, so the directory can be moved
+or copied) only after that (:class:`CheckpointKeeper`). Resuming and evaluating
+use the newest checkpoint that reads back, whatever the state file says, and
+report the newer ones that do not (:func:`find_checkpoints`); damaged files are
+left in place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import glob
 import os
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import tensorflow as tf
+from google.protobuf import text_format
 
 from dlfund.errors import CheckpointError, RunDirError
 
@@ -116,17 +122,172 @@ class RunDirLock:
         self.release()
 
 
-def latest_checkpoint(run_dir: str) -> str | None:
-    """Path prefix of the newest complete checkpoint in ``run_dir``, or None."""
-    if not os.path.isdir(run_dir):
-        return None
-    return tf.train.latest_checkpoint(run_dir)
-
-
 def checkpoint_step(path: str) -> int:
     """The global step in a checkpoint name ``.../model-checkpoint-<step>`` (0 if none)."""
     tail = os.path.basename(path).rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else 0
+
+
+def checkpoint_files(path: str) -> list:
+    """The files of the checkpoint with prefix ``path`` that exist: index, data shards, meta graph, V1 file."""
+    parts = [p for p in glob.glob(glob.escape(path) + ".*") if _is_part(path, p)]
+    return sorted(parts + ([path] if os.path.isfile(path) else []))
+
+
+def _is_part(path: str, name: str) -> bool:
+    suffix = name[len(path):]
+    return suffix in (".index", ".meta") or suffix.startswith(".data-")
+
+
+def checkpoint_problem(path: str) -> str | None:
+    """What keeps the checkpoint ``path`` from being restored in full, or None if every tensor reads back.
+
+    A V2 checkpoint is an index file and data shards; each tensor is read and
+    its CRC-32C checked by TensorFlow's reader, so a truncated or overwritten
+    data file is found, not only a missing one.
+
+    Args:
+        path: checkpoint path prefix (or a V1 single-file checkpoint).
+
+    Returns:
+        None, or a short description naming the file at fault.
+    """
+    name = os.path.basename(path)
+    index = path + ".index"
+    if not os.path.exists(index):
+        if os.path.isfile(path):  # V1 (TensorFlow 0.11 or older): one file
+            return _unreadable(path)
+        if not checkpoint_files(path):
+            return "its files are missing"
+        return f"{name}.index is missing"
+    shards = _data_shards(path)
+    missing = [s for s in shards if not os.path.exists(s)]
+    if missing:
+        return f"{os.path.basename(missing[0])} is missing"
+    return _unreadable(path)
+
+
+def _data_shards(path: str) -> list:
+    existing = glob.glob(glob.escape(path) + ".data-?????-of-?????")
+    total = max((int(s.rsplit("-of-", 1)[1]) for s in existing), default=1)
+    return [f"{path}.data-{i:05d}-of-{total:05d}" for i in range(total)]
+
+
+#: What TensorFlow's checkpoint reader raises for a damaged file (IndexError: "Read less bytes than requested").
+_READ_ERRORS = (tf.errors.OpError, ValueError, RuntimeError, IndexError, OSError)
+
+
+def _unreadable(path: str) -> str | None:
+    v2 = os.path.exists(path + ".index")
+    part = os.path.basename(path) + ".index" if v2 else os.path.basename(path)
+    try:
+        reader = tf.train.load_checkpoint(path)
+        part = os.path.basename(path) + ".data-*" if v2 else part
+        for tensor in reader.get_variable_to_shape_map():
+            reader.get_tensor(tensor)
+    except _READ_ERRORS as e:
+        first = (getattr(e, "message", None) or str(e)).strip().splitlines()[0]
+        return f"{part} is truncated or damaged ({first[:200]})"
+    return None
+
+
+class RunCheckpoints(NamedTuple):
+    """The checkpoints of a run directory, each checked by :func:`checkpoint_problem`.
+
+    Attributes:
+        intact: paths of the checkpoints that read back in full, oldest first.
+        damaged: (path, what is wrong) of the others, newest first.
+    """
+    intact: list
+    damaged: list
+
+    @property
+    def latest(self) -> str | None:
+        """The newest intact checkpoint, or None."""
+        return self.intact[-1] if self.intact else None
+
+    @property
+    def skipped(self) -> list:
+        """(path, what is wrong) of the damaged checkpoints newer than :attr:`latest`."""
+        newest = checkpoint_step(self.latest) if self.latest else -1
+        return [(p, why) for p, why in self.damaged if checkpoint_step(p) > newest]
+
+
+def _state_names(run_dir: str) -> list:
+    """Base names of the checkpoints the state file lists (absolute paths of older runs included)."""
+    try:
+        state = tf.train.get_checkpoint_state(run_dir)
+    except (tf.errors.OpError, ValueError, text_format.ParseError):
+        return []
+    if state is None:
+        return []
+    return [os.path.basename(p) for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path] if p]
+
+
+def find_checkpoints(run_dir: str) -> RunCheckpoints:
+    """Every checkpoint of ``run_dir``, checked, whatever the state file says.
+
+    Candidates are the checkpoints the ``checkpoint`` state file lists and the
+    ``model-checkpoint-*`` files present, each looked up by its base name in
+    ``run_dir``: so a run directory that was moved or copied uses its own
+    files, even where an older state file holds absolute paths to the original.
+
+    Returns:
+        A :class:`RunCheckpoints` (both lists empty for a missing directory).
+    """
+    if not os.path.isdir(run_dir):
+        return RunCheckpoints([], [])
+    names = set(_state_names(run_dir))
+    for found in glob.glob(os.path.join(glob.escape(run_dir), CHECKPOINT_PREFIX + "-*")):
+        base = os.path.basename(found)
+        prefix = base.split(".", 1)[0] if "." in base else base
+        if checkpoint_step(prefix) or prefix == CHECKPOINT_PREFIX + "-0":
+            names.add(prefix)
+    intact, damaged = [], []
+    for name in sorted(names, key=lambda n: (checkpoint_step(n), n), reverse=True):
+        path = os.path.join(run_dir, name)
+        problem = checkpoint_problem(path)
+        if problem:
+            damaged.append((path, problem))
+        else:
+            intact.append(path)
+    return RunCheckpoints(intact[::-1], damaged)
+
+
+def latest_checkpoint(run_dir: str) -> str | None:
+    """Path prefix of the newest checkpoint in ``run_dir`` that reads back in full, or None."""
+    return find_checkpoints(run_dir).latest
+
+
+def describe_damaged(damaged: Sequence[tuple]) -> str:
+    """``model-checkpoint-70 (model-checkpoint-70.index is missing), ...`` for messages."""
+    return ", ".join(f"{os.path.basename(p)} ({why})" for p, why in damaged)
+
+
+def newest_intact(run_dir: str) -> RunCheckpoints:
+    """:func:`find_checkpoints`, refusing a run directory whose checkpoints are all damaged.
+
+    Raises:
+        NoReadableCheckpoint: checkpoint files are there but none reads back; they are left as they are.
+    """
+    found = find_checkpoints(run_dir)
+    if found.damaged and not found.intact:
+        raise NoReadableCheckpoint(run_dir, found.damaged)
+    return found
+
+
+class NoReadableCheckpoint(CheckpointError):
+    """A run directory holds checkpoint files, but none of them reads back in full.
+
+    Attributes:
+        run_dir: the directory.
+        damaged: (path, what is wrong), newest first.
+    """
+
+    def __init__(self, run_dir: str, damaged: Sequence[tuple]) -> None:
+        super().__init__(f"{run_dir} holds checkpoints but none is readable: {describe_damaged(damaged)}; "
+                         "nothing was changed")
+        self.run_dir, self.damaged = run_dir, list(damaged)
 
 
 def check_compatible(checkpoint: str, var_list: Sequence[tf.Variable]) -> None:
@@ -282,23 +443,80 @@ def restore_model(sess: v1.Session, graph: tf.Graph, var_list: Sequence[tf.Varia
                               "or a single-file checkpoint of TensorFlow 0.11 or older)")
     names, note = checkpoint_map(checkpoint, {v.op.name: v.shape.as_list() for v in var_list})
     with graph.as_default():
-        v1.train.Saver(var_list={names[v.op.name]: v for v in var_list}).restore(sess, checkpoint)
+        saver = v1.train.Saver(var_list={names[v.op.name]: v for v in var_list})
+    restore(sess, saver, checkpoint)
     return note
 
 
-def save(sess: v1.Session, saver: v1.train.Saver, run_dir: str, global_step: int) -> str:
-    """Saves ``model-checkpoint-<global_step>`` in ``run_dir``; returns its path.
-
-    Raises:
-        RunDirError: the disk is full or the directory is not writable; the
-            previous checkpoints are untouched.
-    """
+def restore(sess: v1.Session, saver: v1.train.Saver, checkpoint: str) -> None:
+    """``saver.restore``, a checkpoint that cannot be read raising :class:`CheckpointError`."""
     try:
-        return saver.save(sess, os.path.join(run_dir, CHECKPOINT_PREFIX), global_step=global_step,
-                          write_meta_graph=False)
-    except (tf.errors.OpError, OSError) as e:
-        msg = getattr(e, "message", None) or str(e)
-        full = "No space left" in msg or getattr(e, "errno", None) == errno.ENOSPC
-        reason = "disk full" if full else msg.splitlines()[0]
-        raise RunDirError(f"{run_dir}: could not save a checkpoint at step {global_step} ({reason}); "
-                          "the previous checkpoints are kept") from None
+        with sess.graph.as_default():  # Saver.restore is eager outside a graph
+            saver.restore(sess, checkpoint)
+    except _READ_ERRORS as e:
+        first = (getattr(e, "message", None) or str(e)).strip().splitlines()[0]
+        raise CheckpointError(f"{checkpoint}: not readable ({first[:200]})") from None
+
+
+class CheckpointKeeper:
+    """Saves a run's checkpoints (the listing's ``saver.save``) and keeps the newest ``max_to_keep``, across runs.
+
+    TF's Saver names a checkpoint in the ``checkpoint`` state file as soon as it
+    is written, by absolute path, and prunes only what its own process saved, so
+    a resumed run keeps every earlier process's checkpoints on top of its own.
+    Here the Saver writes the files only; each checkpoint is read back in full
+    (:func:`checkpoint_problem`) before the state file names it, by base name
+    (relative: the run directory can be moved or copied); then the oldest intact
+    checkpoints beyond the Saver's ``max_to_keep``, whichever process saved them,
+    are deleted. Damaged checkpoints are neither named, counted nor deleted.
+
+    Args:
+        saver: the graph's Saver.
+        run_dir: the run directory.
+        kept: the intact checkpoints already there, oldest first (:attr:`RunCheckpoints.intact`).
+    """
+
+    def __init__(self, saver: v1.train.Saver, run_dir: str, kept: Sequence[str] = ()) -> None:
+        self.saver, self.run_dir, self.kept = saver, run_dir, list(kept)
+        self.max_to_keep = saver.saver_def.max_to_keep
+
+    @property
+    def latest(self) -> str | None:
+        """The newest checkpoint saved or found intact, or None."""
+        return self.kept[-1] if self.kept else None
+
+    def save(self, sess: v1.Session, global_step: int) -> str:
+        """Saves ``model-checkpoint-<global_step>``, checks it, names it in the state file; returns its path.
+
+        Raises:
+            RunDirError: the disk is full, the directory is not writable, or the
+                checkpoint does not read back; the previous checkpoints are untouched.
+        """
+        try:
+            with sess.graph.as_default():  # Saver.save is eager outside a graph
+                path = self.saver.save(sess, os.path.join(self.run_dir, CHECKPOINT_PREFIX), global_step=global_step,
+                                       write_meta_graph=False, write_state=False)
+            problem = checkpoint_problem(path)
+            if problem:
+                raise RunDirError(f"{self.run_dir}: the checkpoint saved at step {global_step} does not read back "
+                                  f"({problem}); the previous checkpoints are kept")
+            kept = [p for p in self.kept if p != path] + [path]
+            pruned = kept[:-self.max_to_keep] if self.max_to_keep else []
+            names = [os.path.basename(p) for p in kept[len(pruned):]]
+            v1.train.update_checkpoint_state(os.path.abspath(self.run_dir), names[-1], names)
+        except (tf.errors.OpError, OSError) as e:
+            raise RunDirError(f"{self.run_dir}: could not save a checkpoint at step {global_step} ({_reason(e)}); "
+                              "the previous checkpoints are kept") from None
+        self.kept = kept[len(pruned):]
+        for old in pruned:
+            for name in checkpoint_files(old):
+                with contextlib.suppress(OSError):
+                    os.remove(name)
+        return path
+
+
+def _reason(e: Exception) -> str:
+    msg = getattr(e, "message", None) or str(e)
+    if "No space left" in msg or getattr(e, "errno", None) == errno.ENOSPC:
+        return "disk full"
+    return msg.splitlines()[0]

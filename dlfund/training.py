@@ -299,31 +299,42 @@ def evaluate_set(sess: v1.Session, g: ModelGraph, dataset: Any, batch_size: int 
     return Evaluation(correct / n, cost_sum / n, n, outputs)
 
 
-def restore_or_initialize(sess: v1.Session, g: ModelGraph, run_dir: str,
-                          init_checkpoint: str = "") -> tuple[str | None, str | None]:
-    """Resumes from the newest checkpoint in ``run_dir``, or starts a new run.
+class Start(NamedTuple):
+    """How :func:`restore_or_initialize` started a run.
+
+    Attributes:
+        resumed: the checkpoint resumed from, or None for a new run.
+        note: about ``init_checkpoint`` (the batch-norm naming read), or None.
+        found: the run directory's checkpoints (:func:`dlfund.checkpoints.find_checkpoints`);
+            ``found.skipped`` are the damaged ones newer than ``resumed``.
+    """
+    resumed: str | None
+    note: str | None
+    found: checkpoints.RunCheckpoints
+
+
+def restore_or_initialize(sess: v1.Session, g: ModelGraph, run_dir: str, init_checkpoint: str = "") -> Start:
+    """Resumes from the newest checkpoint in ``run_dir`` that reads back in full, or starts a new run.
 
     A new run initializes every variable and then, with ``init_checkpoint``,
     loads the model's own variables (weights, batch-norm averages, global step)
     from it, e.g. a checkpoint of the book's own code
     (:func:`dlfund.checkpoints.restore_model`); the optimizer starts afresh.
 
-    Returns:
-        (checkpoint resumed from or None, note about ``init_checkpoint`` or None).
-
     Raises:
-        CheckpointError: a checkpoint does not fit the model.
+        CheckpointError: a checkpoint does not fit the model, or the run
+            directory holds checkpoints of which none reads back
+            (:class:`dlfund.checkpoints.NoReadableCheckpoint`).
     """
-    latest = checkpoints.latest_checkpoint(run_dir)
-    if latest:
-        checkpoints.check_compatible(latest, g.graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES))
-        with g.graph.as_default():
-            g.saver.restore(sess, latest)
-        return latest, None
+    found = checkpoints.newest_intact(run_dir)
+    if found.latest:
+        checkpoints.check_compatible(found.latest, g.graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES))
+        checkpoints.restore(sess, g.saver, found.latest)
+        return Start(found.latest, None, found)
     sess.run(g.init_op)
     if init_checkpoint:
-        return None, restore_model(sess, g, init_checkpoint)
-    return None, None
+        return Start(None, restore_model(sess, g, init_checkpoint), found)
+    return Start(None, None, found)
 
 
 def restore_model(sess: v1.Session, g: ModelGraph, checkpoint: str) -> str:
@@ -403,20 +414,21 @@ class CheckpointSaver(Hook):
 
     Every save is preceded by :meth:`TrainState.check_finite`, so no checkpoint holds a
     NaN or an infinity: after a divergence the newest checkpoint is the last good one.
+    ``keeper`` writes, checks and prunes the checkpoints.
     """
 
-    def __init__(self, saver: v1.train.Saver, run_dir: str, every_steps: int = 0) -> None:
-        self.saver, self.run_dir, self.every_steps = saver, run_dir, every_steps
+    def __init__(self, keeper: checkpoints.CheckpointKeeper, every_steps: int = 0) -> None:
+        self.keeper, self.every_steps = keeper, every_steps
         self.last_saved: int | None = None
 
     def begin(self, state: TrainState) -> None:
-        if checkpoints.latest_checkpoint(self.run_dir):
+        if self.keeper.latest and checkpoints.checkpoint_step(self.keeper.latest) == state.global_step:
             self.last_saved = state.global_step  # resumed: that step is on disk
 
     def save(self, state: TrainState) -> None:
         if state.global_step != self.last_saved:
             state.check_finite()
-            checkpoints.save(state.sess, self.saver, self.run_dir, state.global_step)
+            self.keeper.save(state.sess, state.global_step)
             self.last_saved = state.global_step
 
     def after_step(self, state: TrainState, cost: float) -> None:

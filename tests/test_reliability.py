@@ -12,6 +12,7 @@ import pathlib
 import random
 import signal
 import time
+import types
 
 import numpy as np
 import pytest
@@ -213,21 +214,24 @@ def test_unwritable_logdir(tmp_path):
 
 def test_full_disk_while_saving_keeps_previous_checkpoints(tmp_path):
     class FullDiskSaver:
+        saver_def = types.SimpleNamespace(max_to_keep=5)
+
         def save(self, *args, **kwargs):
             raise tf.errors.ResourceExhaustedError(None, None, "write failed: No space left on device")
 
+    sess = types.SimpleNamespace(graph=tf.Graph())
     (tmp_path / "model-checkpoint-5.index").write_text("previous")
     with pytest.raises(RunDirError) as e:
-        checkpoints.save(None, FullDiskSaver(), str(tmp_path), 10)
+        checkpoints.CheckpointKeeper(FullDiskSaver(), str(tmp_path)).save(sess, 10)
     assert "disk full" in str(e.value) and "step 10" in str(e.value) and "previous checkpoints are kept" in str(e.value)
     assert (tmp_path / "model-checkpoint-5.index").read_text() == "previous"
 
-    class ReadOnlySaver:
+    class ReadOnlySaver(FullDiskSaver):
         def save(self, *args, **kwargs):
             raise OSError(errno.EROFS, "Read-only file system")
 
     with pytest.raises(RunDirError, match="Read-only"):
-        checkpoints.save(None, ReadOnlySaver(), str(tmp_path), 11)
+        checkpoints.CheckpointKeeper(ReadOnlySaver(), str(tmp_path)).save(sess, 11)
 
 
 def test_run_dir_of_another_model_is_refused(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from conftest import write_mnist_format
 
-from dlfund import training
+from dlfund import checkpoints, training
 from dlfund.data import mnist
 from dlfund.graph import build_graph
 from dlfund.models import ModelOptions, get_model
@@ -76,7 +76,8 @@ def test_stops_at_a_step_or_on_request(tiny, tmp_path):
                            [recorder, training.StopAtStep(4)])
     assert state.global_step == 4 and not state.interrupted
     assert recorder.events[-2:] == ["display 1", "end"]  # the partial epoch is displayed, as finished
-    stop, saver = training.StopOnRequest(), training.CheckpointSaver(g.saver, str(tmp_path))
+    stop = training.StopOnRequest()
+    saver = training.CheckpointSaver(checkpoints.CheckpointKeeper(g.saver, str(tmp_path)))
     stop.request("SIGINT")
     recorder = Recorder()
     state = training.train(sess, g, data, training.TrainConfig(training_epochs=5, batch_size=20),
@@ -94,7 +95,7 @@ def test_a_non_finite_variable_is_found_and_never_saved(tiny, tmp_path):
     with g.graph.as_default():
         bias.load(np.full(10, np.inf, np.float32), sess)  # as after a step with an infinite gradient
     assert training.nonfinite_variables(sess, g) == ["mlp_model/output/b"]
-    saver = training.CheckpointSaver(g.saver, str(tmp_path))
+    saver = training.CheckpointSaver(checkpoints.CheckpointKeeper(g.saver, str(tmp_path)))
     # The one epoch is done: no step runs, and the final save finds the infinity first.
     with pytest.raises(training.TrainingDiverged, match=r"non-finite .* by global step 3: mlp_model/output/b"):
         training.train(sess, g, data, training.TrainConfig(training_epochs=1, batch_size=20), [saver])
