@@ -5,13 +5,28 @@ graphs, data readers and the training loop come from the ``dlfund`` library.
 
 Importing this package imports TensorFlow quietly first (:func:`quiet_tensorflow`),
 so that the programs print the book's lines and not TensorFlow's start-up
-noise, whatever the order of the imports in the program modules.
+noise, whatever the order of the imports in the program modules; a Ctrl-C
+during that start-up ends the program with one line and exit code 130.
 """
 
 import logging
 import os
 import sys
 import warnings
+
+
+def _interrupted_while_starting(kind, value, traceback) -> None:
+    """Ctrl-C before a program's own handling is in place (while TensorFlow loads): one line, exit 130."""
+    if issubclass(kind, KeyboardInterrupt):
+        print("\nInterrupted while starting; nothing was being saved at that moment.", file=sys.stderr, flush=True)
+        os._exit(130)  # nothing to clean up yet; 130 is how shells report SIGINT
+    sys.__excepthook__(kind, value, traceback)
+
+
+# ``python -m chapter5.<program>`` imports this package with argv[0] == "-m" (runpy sets the module's path
+# only afterwards): only then, not when a test or a notebook imports it, is a Ctrl-C during start-up quiet.
+if sys.argv[:1] == ["-m"]:
+    sys.excepthook = _interrupted_while_starting
 
 #: Warnings about TensorFlow's own APIs, which the book's ``tf.compat.v1`` style
 #: uses on purpose: (category, message regex, module regex). Hidden unless ``--verbose``.

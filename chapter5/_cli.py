@@ -273,11 +273,11 @@ class ProgressHook(training.Hook):
 
     def begin_epoch(self, state: training.TrainState, steps: int) -> None:
         self.bar = Progress(steps, self.batch_size, self.stream, self.enabled)
-        self.cost_sum, self.steps = 0.0, 0
+        self.steps = 0
 
     def after_step(self, state: training.TrainState, cost: float) -> None:
-        self.cost_sum, self.steps = self.cost_sum + cost, self.steps + 1
-        self.bar.update(self.steps, self.cost_sum / self.steps)
+        self.steps += 1
+        self.bar.update(self.steps, state.epoch_cost / state.epoch_steps)
 
     def display(self, state: training.TrainState, avg_cost: float, validation_error: float | None) -> None:
         self.close()

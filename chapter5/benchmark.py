@@ -25,7 +25,8 @@ In one process, after warm-up, it measures:
   only the convolutions and matrix products took time (:func:`step_breakdown`);
 * ``distorted_inputs`` images/s (the CIFAR-10 augmentation pipeline alone);
 * a checkpoint's size and the time to save it, with and without reading it
-  back before it counts as saved (:func:`checkpoint_save_cost`);
+  back before it counts as saved (:func:`checkpoint_save_cost`), and the size
+  of a checkpoint of each flagfile's network and optimizer (:func:`checkpoint_sizes`);
 * in a ``chapter5.train`` subprocess: wall time from process start to the
   first training step, one full epoch (data feeding, validation, summaries and
   checkpoints included) against the time of its own training steps, and peak
@@ -309,6 +310,26 @@ def checkpoint_save_cost(saves: int, config: v1.ConfigProto) -> dict:
             "checkpoint_mb": size / 1e6, "saves": saves}
 
 
+#: (model, optimizer) of the shipped flagfiles, whose checkpoint sizes the benchmark reports.
+CHECKPOINTED = (("mnist_conv", "adam"), ("mnist_conv", "sgd"), ("mlp", "sgd"), ("cifar_conv", "adam"),
+                ("cifar_conv_bn", "adam"))
+
+
+def checkpoint_sizes(config: v1.ConfigProto) -> dict:
+    """Megabytes of one checkpoint (weights and optimizer slots) per (model, optimizer) of the flagfiles."""
+    sizes = {}
+    for model, optimizer in CHECKPOINTED:
+        g = build_graph(get_model(model), optimizer=optimizer, sparse_labels=model.startswith("cifar"),
+                        summary_images=False)
+        with v1.Session(graph=g.graph, config=config) as sess, tempfile.TemporaryDirectory() as d:
+            sess.run(g.init_op)
+            with g.graph.as_default():
+                path = g.saver.save(sess, os.path.join(d, "model-checkpoint"), global_step=1,
+                                    write_meta_graph=False)
+            sizes[f"{model} {optimizer}"] = sum(os.path.getsize(f) for f in checkpoints.checkpoint_files(path)) / 1e6
+    return sizes
+
+
 def memory_bandwidth(megabytes: float, seconds: float, config: v1.ConfigProto) -> float:
     """GB/s of a memory-bound TF op: ``var -= alpha * delta`` over two float32 arrays (12 bytes per element).
 
@@ -391,10 +412,11 @@ def epoch_run(dataset: str, data_dir: str, quick: bool, config: v1.ConfigProto) 
         with open(os.path.join(logs, "bench", "results.json")) as f:
             results = json.load(f)
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    epochs = list(results["epoch_seconds"].values())
     return {"wall_seconds": wall, "startup_seconds": results["startup_seconds"],
-            "first_epoch_seconds": results["epoch_seconds"][0], "epoch_seconds": results["epoch_seconds"][-1],
-            "epoch_step_seconds": results["step_seconds"][-1],
-            "train_seconds": results["train_seconds"], "steps": results["global_step"] // len(results["epoch_seconds"]),
+            "first_epoch_seconds": epochs[0], "epoch_seconds": epochs[-1],
+            "epoch_step_seconds": list(results["step_seconds"].values())[-1],
+            "train_seconds": results["train_seconds"], "steps": results["global_step"] // len(epochs),
             "peak_rss_mb": peak_kb / 1024}
 
 
@@ -485,6 +507,8 @@ def main(argv: list, fv: flags.FlagValues) -> int:
     results["checkpoint"] = c = checkpoint_save_cost(2 if quick else 12, config)
     print(f"  checkpoint ({c['checkpoint_mb']:.1f} MB, mnist_conv with Adam): saver.save {c['saver_save_s']:.3f} s, "
           f"written and read back {c['checked_save_s']:.3f} s (median of {c['saves']})", flush=True)
+    results["checkpoint_mb"] = sizes = checkpoint_sizes(config)
+    print("  checkpoint sizes: " + ", ".join(f"{k} {mb:.1f} MB" for k, mb in sizes.items()), flush=True)
     measure_epoch(fv, config, results)
     if fv.json:
         with open(fv.json, "w") as f:

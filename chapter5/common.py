@@ -7,6 +7,7 @@ can be read back by absl into a fresh set (:func:`read_run_flags`).
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
 
@@ -24,6 +25,12 @@ from dlfund.training import restore_model
 DATASETS = ("mnist", "fashion_mnist", "mnist_sample", "cifar10")
 MODEL_FLAGS = ("model", "weight_init", "activation", "hidden_units", "book_output_relu", "book_bn_update")
 DATA_FLAGS = ("dataset", "data_dir", "validation_size", "augment", "whiten", "book_validation_on_test")
+
+# Flags that define what a run is: a resume must keep them (its flags.cfg says them for the whole run).
+RUN_FLAGS = MODEL_FLAGS + ("dataset", "validation_size", "whiten", "book_validation_on_test", "batch_size",
+                           "optimizer")
+# Of those, the ones that change the model's variables: a checkpoint does not start a run that changes them.
+SHAPE_FLAGS = ("model", "hidden_units", "book_output_relu")
 
 # Flags not written into a run's flags.cfg: they say how to show or cap one invocation, not what the run is.
 UNSAVED_FLAGS = ("verbose", "debug", "progress", "max_steps", "init_checkpoint")
@@ -129,23 +136,57 @@ def define_training_flags(fv: flags.FlagValues) -> None:
 
 
 def define_trained_model_flags(fv: flags.FlagValues) -> None:
-    """The flags of a program that uses a trained model: its run directory or checkpoint, model and data."""
+    """The flags of a program that uses a trained model: its run (or a checkpoint), model and data.
+
+    ``--logdir`` means what it means to ``chapter5.train`` and TensorBoard, the
+    parent of run directories; ``--run_name`` picks the run.
+    """
     define_model_flags(fv)
     define_data_flags(fv)
     _cli.define_cli_flags(fv)
-    flags.DEFINE_string("logdir", None, "The run directory (logs/<run_name>): its flags.cfg and newest checkpoint.",
-                        flag_values=fv)
+    flags.DEFINE_string("logdir", "logs", "Parent directory of run directories, as for chapter5.train and "
+                        "TensorBoard.", flag_values=fv)
+    flags.DEFINE_string("run_name", "", "The run under --logdir (e.g. quickstart; batch_norm/mlp for a run of "
+                        "chapter5.compare): its flags.cfg and newest checkpoint.", flag_values=fv)
     flags.DEFINE_string("checkpoint", "", "Checkpoint path prefix instead of the run's latest (e.g. a book-era "
                         "model-checkpoint-550000; then give --model and --dataset).", flag_values=fv)
-    flags.register_multi_flags_validator(["logdir", "checkpoint"], lambda v: bool(v["logdir"] or v["checkpoint"]),
-                                         "give --logdir=RUN_DIR, or --checkpoint=PATH with --model and --dataset",
-                                         flag_values=fv)
+
+
+def list_runs(logdir: str) -> list:
+    """The run directories under ``logdir`` (those with a flags.cfg), as run names, to two levels (suites)."""
+    runs = []
+    for depth in ("*", os.path.join("*", "*")):
+        for found in glob.glob(os.path.join(glob.escape(logdir), depth, "flags.cfg")):
+            runs.append(os.path.relpath(os.path.dirname(found), logdir))
+    return sorted(runs)
+
+
+def _no_such_run(fv: flags.FlagValues, problem: str) -> RunDirError:
+    runs = list_runs(fv.logdir)
+    there = (f"the runs in {fv.logdir}: {', '.join(runs)}" if runs else
+             f"{fv.logdir} holds no runs yet: train one first (python -m chapter5.train ...)")
+    return RunDirError(f"{problem}; {there}. Or pass --checkpoint=PATH with --model and --dataset")
 
 
 def trained_model_dir(fv: flags.FlagValues) -> tuple[str, flags.FlagValues | None]:
-    """The run directory (``--logdir``, or the checkpoint's directory) and its saved flags (None without a
-    flags.cfg), whose model and data flags are applied to ``fv`` (flags given on the command line win)."""
-    run_dir = fv.logdir or os.path.dirname(os.path.abspath(fv.checkpoint))
+    """The run directory (``--logdir/--run_name``, or the checkpoint's directory) and its saved flags (None
+    without a flags.cfg), whose model and data flags are applied to ``fv`` (flags given on the command line win).
+
+    Raises:
+        RunDirError: no run given, or not a run; the message lists the runs under ``--logdir``.
+    """
+    if fv.checkpoint and not fv.run_name:
+        run_dir = os.path.dirname(os.path.abspath(fv.checkpoint))
+    elif not fv.run_name:
+        if os.path.exists(os.path.join(fv.logdir, "flags.cfg")):
+            parent, name = os.path.split(os.path.normpath(fv.logdir))
+            raise RunDirError(f"{fv.logdir} is a run directory; --logdir is the parent of runs, as for "
+                              f"chapter5.train: give --logdir={parent or '.'} --run_name={name}")
+        raise _no_such_run(fv, "give --run_name")
+    else:
+        run_dir = os.path.join(fv.logdir, fv.run_name)
+        if not os.path.exists(os.path.join(run_dir, "flags.cfg")) and not fv.checkpoint:
+            raise _no_such_run(fv, f"{run_dir} is not a run directory (it has no flags.cfg)")
     saved = apply_run_flags(fv, run_dir)
     resolve_batch_norm(fv)
     return run_dir, saved
@@ -227,7 +268,7 @@ def load_data(fv: flags.FlagValues, shuffle: bool = True, sort_by_label: bool = 
         return cifar10.read_data_sets(fv.data_dir, augment=augment, whitened=fv.whiten, seed=seed, shuffle=shuffle,
                                       threads=threads, validation_size=validation_size,
                                       validation_on_test=fv.book_validation_on_test,
-                                      progress=_cli.download_progress())
+                                      progress=_cli.download_progress(), download_missing=fv.download)
     return mnist.read_data_sets(data_dir(fv), one_hot=True, dataset=fv.dataset, validation_size=validation_size,
                                 shuffle=shuffle, sort_by_label=sort_by_label, seed=seed,
                                 download_missing=fv.download, progress=_cli.download_progress())

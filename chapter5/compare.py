@@ -9,6 +9,8 @@ written to ``--logdir/<suite>/<run>/`` so that ``tensorboard --logdir logs/<suit
 overlays their curves. The table ``--logdir/<suite>/results.md`` (and
 ``results.csv``) gives per run the final test accuracy and cost and the training
 time; with ``--seeds=N``, the mean and standard deviation over N seeds.
+``--quick`` runs go to ``--logdir/<suite>_quick/`` and their table says it is a
+smoke run. The suite's data is read (downloaded if needed) once before any run.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import tensorflow as tf
 from absl import flags
 
 from chapter5 import _cli, train
+from chapter5 import common as trainer_common
 from dlfund.errors import DlfundError
 
 #: suite -> (description, common flags, [(run name, flags)]). Learning rates are each
@@ -135,8 +138,18 @@ def _pm(mean: float, std: float, n: int) -> str:
     return f"{mean:.4f} ± {std:.4f}" if n > 1 else f"{mean:.4f}"
 
 
-def summarize(suite: str, description: str, configs: list, rows: list, suite_dir: str, common: list) -> str:
-    """Writes results.md and results.csv; returns the Markdown table."""
+SMOKE_NOTE = ("**Smoke run** (`--quick`: 3 training steps per run). It shows that every run works; its "
+              "numbers are not results.")
+
+
+def summarize(suite: str, description: str, configs: list, rows: list, suite_dir: str, common: list,
+              quick: bool = False) -> str:
+    """Writes results.md and results.csv; returns the Markdown table.
+
+    A configuration with a resumed run (one whose results.json has more than
+    one invocation) is marked ``(resumed)``: its times and costs cover the whole
+    run, across the resumes.
+    """
     with open(os.path.join(suite_dir, "results.csv"), "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["config", "run", "seed", "test_accuracy", "test_cost", "train_seconds", "global_step",
@@ -145,7 +158,8 @@ def summarize(suite: str, description: str, configs: list, rows: list, suite_dir
             writer.writerow([r["config"], r["run"], r.get("seed", ""), r.get("test_accuracy", ""),
                              r.get("test_cost", ""), r.get("train_seconds", ""), r.get("global_step", ""),
                              " ".join(f"{c:.4f}" for c in r.get("cost", [])), r.get("error", "")])
-    lines = [f"# Suite `{suite}`", "", description + ".", "",
+    lines = [f"# Suite `{suite}`" + (" (smoke run)" if quick else ""), "", description + ".", "",
+             *([SMOKE_NOTE, ""] if quick else []),
              f"Common flags: `{' '.join(common)}`", "",
              "| run | flags | test accuracy | test cost | train time (s) | cost per epoch | seeds |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -160,7 +174,8 @@ def summarize(suite: str, description: str, configs: list, rows: list, suite_dir
         time_m, _ = _mean_std([r["train_seconds"] for r in mine])
         costs = [r["cost"] for r in mine]
         epochs = [statistics.fmean(c) for c in zip(*costs, strict=False)] if all(costs) else []
-        lines.append(f"| {name} | `{' '.join(args)}` | {_pm(acc_m, acc_s, len(mine))} | "
+        resumed = " (resumed)" if any(len(r.get("invocations", [])) > 1 for r in mine) else ""
+        lines.append(f"| {name}{resumed} | `{' '.join(args)}` | {_pm(acc_m, acc_s, len(mine))} | "
                      f"{_pm(cost_m, cost_s, len(mine))} | {time_m:.1f} | {' '.join(f'{c:.3f}' for c in epochs)} | "
                      f"{len(mine)} |")
     table = "\n".join(lines) + "\n"
@@ -188,16 +203,39 @@ def suite_jobs(suite: str, fv: flags.FlagValues) -> list:
     return jobs
 
 
+def suite_directory(fv: flags.FlagValues, suite: str) -> str:
+    """``--logdir/<suite>``; ``--logdir/<suite>_quick`` for ``--quick``, so smoke runs never share a real run's
+    directory (a real suite would resume their checkpoints)."""
+    return os.path.join(fv.logdir, suite + ("_quick" if fv.quick else ""))
+
+
+def check_data(suite: str, fv: flags.FlagValues) -> None:
+    """Reads (downloading if needed) the suite's data once, as its runs will, before any run starts.
+
+    Raises:
+        DlfundError: the data is missing and cannot be downloaded (one message for the whole suite).
+    """
+    parsed = flags.FlagValues()
+    train.define_flags(parsed)
+    parsed(_cli.packaged_flagfiles(["chapter5.train", *suite_jobs(suite, fv)[0][3]]))
+    if parsed.dataset == "cifar10":
+        from dlfund.data import cifar10
+        cifar10.maybe_download_and_extract(parsed.data_dir, download_missing=parsed.download)
+    else:
+        trainer_common.load_data(parsed, shuffle=False)
+
+
 def run_suite(suite: str, fv: flags.FlagValues) -> bool:
     """Runs every job of a suite (``--jobs`` at once), prints and writes its table; True if all succeeded."""
     description, common, configs = SUITES[suite]
-    suite_dir = os.path.join(fv.logdir, suite)
-    os.makedirs(suite_dir, exist_ok=True)
-    print(f"Suite {suite}: {description}.")
+    directory = suite_directory(fv, suite)
+    print(f"Suite {suite}: {description}." + (f" Smoke run (--quick), in {directory}." if fv.quick else ""))
+    check_data(suite, fv)
+    os.makedirs(directory, exist_ok=True)
 
     def one(job):
         name, seed, run, args = job
-        result = run_one(suite_dir, run, args)
+        result = run_one(directory, run, args)
         result.update(config=name, seed=seed)
         shown = (f"test accuracy {result['test_accuracy']:.4f}" if "error" not in result
                  else f"FAILED: {result['error']}")
@@ -206,10 +244,10 @@ def run_suite(suite: str, fv: flags.FlagValues) -> bool:
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=fv.jobs) as pool:
         rows = list(pool.map(one, suite_jobs(suite, fv)))
-    table = summarize(suite, description, configs, rows, suite_dir, common)
+    table = summarize(suite, description, configs, rows, directory, common, quick=fv.quick)
     print(table)
-    print(f"Wrote {os.path.join(suite_dir, 'results.md')} and results.csv; "
-          f"curves: tensorboard --logdir {shlex.quote(suite_dir)}")
+    print(f"Wrote {os.path.join(directory, 'results.md')} and results.csv; "
+          f"curves: tensorboard --logdir {shlex.quote(directory)}")
     return all("error" not in r for r in rows)
 
 
@@ -233,7 +271,7 @@ def write_report(path: str, suites: list, fv: flags.FlagValues) -> None:
              f"Machine: {os.cpu_count()} CPUs, {platform.platform()}, TensorFlow {tf.__version__}, "
              f"data set `{fv.dataset}`.", ""]
     for suite in suites:
-        with open(os.path.join(fv.logdir, suite, "results.md")) as f:
+        with open(os.path.join(suite_directory(fv, suite), "results.md")) as f:
             parts.append(f.read().replace("# Suite", "## Suite", 1))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:

@@ -1,6 +1,6 @@
 r"""Evaluates a checkpoint on the full test set (Book §5.8, §5.12).
 
-    python -m chapter5.evaluate --logdir=logs/quickstart
+    python -m chapter5.evaluate --logdir=logs --run_name=quickstart
     python -m chapter5.evaluate --checkpoint=PATH --model=mlp --dataset=mnist_sample
 
 Rebuilds the network from the run's saved flags (``flags.cfg``; flags given on
@@ -44,10 +44,7 @@ def define_flags(fv: flags.FlagValues) -> None:
 def main(argv: list, fv: flags.FlagValues) -> int:
     if len(argv) > 1:
         raise _cli.UsageError(f"unexpected arguments {argv[1:]}")
-    run_dir, saved = common.trained_model_dir(fv)
-    if saved is None and not fv.checkpoint:
-        raise _cli.UsageError(f"{run_dir} has no flags.cfg: is it a run directory? For a checkpoint from elsewhere "
-                              "pass --checkpoint=PATH with --model and --dataset")
+    run_dir, _ = common.trained_model_dir(fv)
     data = common.load_data(fv, shuffle=False)
     path = common.checkpoint_to_use(run_dir, fv.checkpoint)
     g, sess, note = common.build_and_restore(fv, path)

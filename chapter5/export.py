@@ -1,8 +1,8 @@
 r"""Carries a trained network into today's TensorFlow: a Keras file, a SavedModel, or a TFLite model.
 
-    python -m chapter5.export --logdir=logs/quickstart --format=keras --output=quickstart.keras
-    python -m chapter5.export --logdir=logs/quickstart --format=saved_model --output=quickstart_saved_model
-    python -m chapter5.export --logdir=logs/quickstart --format=tflite --output=quickstart.tflite
+    python -m chapter5.export --logdir=logs --run_name=quickstart --format=keras --output=quickstart.keras
+    python -m chapter5.export --logdir=logs --run_name=quickstart --format=saved_model --output=quickstart_saved_model
+    python -m chapter5.export --logdir=logs --run_name=quickstart --format=tflite --output=quickstart.tflite
 
 The network is rebuilt in Keras 3 (``dlfund/keras_models.py``, layers named
 after the book's scopes) and the run's latest checkpoint, or ``--checkpoint``

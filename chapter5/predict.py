@@ -1,6 +1,6 @@
 r"""Predicts the digit in a reader's own image files with a trained run.
 
-    python -m chapter5.predict --logdir=logs/quickstart my_digit.png [more.jpg ...] [a_directory/]
+    python -m chapter5.predict --logdir=logs --run_name=quickstart my_digit.png [more.jpg ...] [a_directory/]
 
 Each image (PNG, JPEG, GIF or BMP; a photo or scan of a digit on paper works)
 is turned into an MNIST-style 28x28 input (see ``dlfund/digits.py``: the paper

@@ -14,6 +14,7 @@ Ctrl-C and SIGTERM to a clean stop, and prints.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import signal
 import sys
@@ -50,13 +51,19 @@ def optimizer_args(fv: flags.FlagValues) -> dict:
 
 
 class BookLines(training.Hook):
-    """Prints the listing's lines at every display step: ``Epoch: 0001 cost = ...``, ``Validation Error: ...``."""
+    """Prints the listing's lines at every display step: ``Epoch: 0001 cost = ...``, ``Validation Error: ...``.
 
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
+    The cost is the average over the whole epoch, also one resumed after an
+    interruption; an epoch that ``--max_steps`` cut short says so on its line.
+    """
+
+    def __init__(self, out: TextIO, max_steps: int = 0) -> None:
+        self.out, self.max_steps = out, max_steps
 
     def display(self, state, avg_cost: float, validation_error: float | None) -> None:
-        print("Epoch:", "%04d" % (state.epoch + 1), "cost =", f"{avg_cost:.9f}", file=self.out, flush=True)
+        cut = (f" ({state.epoch_steps} of {state.total_batch} steps: stopped at --max_steps={self.max_steps})"
+               if state.epoch_steps < state.total_batch else "")
+        print("Epoch:", "%04d" % (state.epoch + 1), "cost =", f"{avg_cost:.9f}{cut}", file=self.out, flush=True)
         if validation_error is not None:
             print("Validation Error:", "%.6f" % validation_error, file=self.out, flush=True)
 
@@ -83,7 +90,7 @@ def main(argv: list, fv: flags.FlagValues, out: TextIO | None = None, signals: b
         raise _cli.UsageError(f"--batch_size={fv.batch_size} is larger than the training set "
                               f"({data.train.num_examples} examples)")
     directory = rundir.run_dir(fv)
-    rundir.check_existing_run(directory, fv.model)
+    rundir.check_resume(directory, fv)
     g = build_graph(get_model(fv.model), common.model_options(fv), learning_rate=fv.learning_rate,
                     optimizer=fv.optimizer, optimizer_args=optimizer_args(fv), sparse_labels=fv.dataset == "cifar10",
                     seed=fv.seed, summary_images=fv.summary_images, max_to_keep=fv.max_to_keep,
@@ -129,13 +136,14 @@ def _train(sess, g, data, fv: flags.FlagValues, directory: str, writer, stop: tr
     images, labels = next(held_out.batches(16))
     keeper = checkpoints.CheckpointKeeper(g.saver, directory, start.found.intact)
     history, progress = training.History(), _cli.ProgressHook(fv.batch_size, fv.progress)
-    hooks = [progress, training.DivergenceCheck(), BookLines(out),
+    hooks = [progress, training.DivergenceCheck(), BookLines(out, fv.max_steps),
              training.SummaryWriterHook(writer, {g.x: images, g.y: labels}, getattr(data.train, "preview", None)),
              training.CheckpointSaver(keeper, fv.save_every_steps), history, stop]
     if fv.max_steps:
         hooks.append(training.StopAtStep(fv.max_steps))
+    started, from_step = datetime.datetime.now().isoformat(timespec="seconds"), int(sess.run(g.global_step))
     try:
-        state = training.train(sess, g, data, config_from_flags(fv), hooks)
+        state = training.train(sess, g, data, config_from_flags(fv), hooks, carried=start.progress)
     except training.TrainingDiverged as e:
         progress.close()
         raise DlfundError(f"{e}; training diverged. Try a lower --learning_rate (now {fv.learning_rate:g}). The last "
@@ -145,7 +153,13 @@ def _train(sess, g, data, fv: flags.FlagValues, directory: str, writer, stop: tr
         progress.close()
         print("\nStopped by a second interrupt without saving; the previous checkpoints are kept.", file=out)
         return _cli.EXIT_INTERRUPTED
+    record = {"model": fv.model, "dataset": fv.dataset, "seed": fv.seed, "global_step": state.global_step,
+              "startup_seconds": history.first_step_time and round(history.first_step_time - _cli.PROCESS_START, 3),
+              **history.as_dict()}
+    invocation = {"started": started, "from_step": from_step, "to_step": state.global_step,
+                  "train_seconds": round(history.train_seconds, 3), "ended": state.stop_reason or "finished"}
     if state.interrupted:
+        rundir.update_results(directory, record, invocation)
         print(f"Interrupted by {stop.reason} at global step {state.global_step}; saved "
               f"{checkpoints.CHECKPOINT_PREFIX}-{state.global_step} in {directory}.", file=out)
         print("Resume with: " + rundir.command("train", f"--flagfile={rundir.flagfile(directory)}"), file=out)
@@ -155,10 +169,8 @@ def _train(sess, g, data, fv: flags.FlagValues, directory: str, writer, stop: tr
     writer.add_summary(summaries.scalar_summary({"test accuracy": test.accuracy, "test cost": test.cost}),
                        state.global_step)
     print("Test Accuracy:", "%.6f" % test.accuracy, file=out, flush=True)
-    startup = history.first_step_time and round(history.first_step_time - _cli.PROCESS_START, 3)
-    rundir.write_results(directory, {"model": fv.model, "dataset": fv.dataset, "seed": fv.seed,
-                                     "global_step": state.global_step, "test_accuracy": test.accuracy,
-                                     "test_cost": test.cost, "startup_seconds": startup, **history.as_dict()})
+    rundir.update_results(directory, {**record, "test_accuracy": test.accuracy, "test_cost": test.cost,
+                                      "test_global_step": state.global_step}, invocation)
     return 0
 
 

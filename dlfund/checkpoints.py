@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
+import json
 import os
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -136,7 +137,32 @@ def checkpoint_files(path: str) -> list:
 
 def _is_part(path: str, name: str) -> bool:
     suffix = name[len(path):]
-    return suffix in (".index", ".meta") or suffix.startswith(".data-")
+    return suffix in (".index", ".meta", PROGRESS_SUFFIX) or suffix.startswith(".data-")
+
+
+#: Beside ``model-checkpoint-<step>``: the running cost of the epoch it was saved in (:class:`EpochProgress`).
+PROGRESS_SUFFIX = ".progress.json"
+
+
+class EpochProgress(NamedTuple):
+    """Where in its epoch a checkpoint was saved: the epoch (from 0), its steps so far and their summed cost.
+
+    Saved beside each checkpoint, so that an epoch interrupted and resumed is
+    displayed with the average cost of all its steps, as if it had not stopped.
+    """
+    epoch: int
+    steps: int
+    cost_sum: float
+
+
+def read_progress(path: str) -> EpochProgress | None:
+    """The :class:`EpochProgress` saved with checkpoint ``path``, or None (older checkpoints, unreadable)."""
+    try:
+        with open(path + PROGRESS_SUFFIX) as f:
+            saved = json.load(f)
+        return EpochProgress(int(saved["epoch"]), int(saved["steps"]), float(saved["cost_sum"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def checkpoint_problem(path: str) -> str | None:
@@ -485,8 +511,10 @@ class CheckpointKeeper:
         """The newest checkpoint saved or found intact, or None."""
         return self.kept[-1] if self.kept else None
 
-    def save(self, sess: v1.Session, global_step: int) -> str:
+    def save(self, sess: v1.Session, global_step: int, progress: EpochProgress | None = None) -> str:
         """Saves ``model-checkpoint-<global_step>``, checks it, names it in the state file; returns its path.
+
+        ``progress``, if given, is written beside it (``<path>.progress.json``) before it is named.
 
         Raises:
             RunDirError: the disk is full, the directory is not writable, or the
@@ -500,6 +528,8 @@ class CheckpointKeeper:
             if problem:
                 raise RunDirError(f"{self.run_dir}: the checkpoint saved at step {global_step} does not read back "
                                   f"({problem}); the previous checkpoints are kept")
+            if progress is not None:
+                _write_atomically(path + PROGRESS_SUFFIX, json.dumps(progress._asdict()))
             kept = [p for p in self.kept if p != path] + [path]
             pruned = kept[:-self.max_to_keep] if self.max_to_keep else []
             names = [os.path.basename(p) for p in kept[len(pruned):]]
@@ -513,6 +543,12 @@ class CheckpointKeeper:
                 with contextlib.suppress(OSError):
                     os.remove(name)
         return path
+
+
+def _write_atomically(path: str, text: str) -> None:
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
 
 
 def _reason(e: Exception) -> str:

@@ -87,6 +87,9 @@ class TrainState:
         total_batch: steps per epoch (the book's ``total_batch``).
         global_step: steps taken, counting those of earlier runs.
         epoch: the current epoch, from 0.
+        epoch_cost, epoch_steps: the sum of the current epoch's batch costs and
+            its steps taken so far, those of an earlier run of the same epoch
+            included (carried over with the checkpoint it resumed from).
         stop_reason: why the loop stops early, or None.
         interrupted: the stop is an interruption (no display of the partial epoch).
         finite_at: the global step at which the variables were last found finite.
@@ -97,6 +100,8 @@ class TrainState:
     total_batch: int
     global_step: int = 0
     epoch: int = 0
+    epoch_cost: float = 0.0
+    epoch_steps: int = 0
     stop_reason: str | None = None
     interrupted: bool = False
     finite_at: int | None = None
@@ -179,18 +184,19 @@ def train_step(sess: v1.Session, g: ModelGraph, minibatch_x: np.ndarray, minibat
 
 
 def train(sess: v1.Session, g: ModelGraph, data: Any, config: TrainConfig,
-          hooks: Sequence[Hook] = ()) -> TrainState:
+          hooks: Sequence[Hook] = (), carried: checkpoints.EpochProgress | None = None) -> TrainState:
     """Runs the book's training cycle from the graph's current ``global_step`` (Book §5.8).
 
     Args:
-        sess: a session of ``g.graph``, variables initialized or restored
-            (:func:`restore_or_initialize`).
+        sess: a session of ``g.graph``, variables set (:func:`restore_or_initialize`).
         g: a graph built with training (:func:`dlfund.graph.build_graph`).
         data: a :class:`dlfund.data.Datasets`: ``train`` is drawn with ``next_batch``
             (after ``seek`` past the examples already used), ``validation``
             evaluated at display steps unless empty.
         config: the training parameters.
         hooks: attached in this order (see :class:`Hook`).
+        carried: the running cost saved with the restored checkpoint, so that the
+            cost of an epoch resumed mid-way covers all its steps.
 
     Returns:
         The final :class:`TrainState` (``stop_reason`` says whether it stopped early).
@@ -206,22 +212,25 @@ def train(sess: v1.Session, g: ModelGraph, data: Any, config: TrainConfig,
         state = TrainState(sess, g, config, total_batch, global_step=int(sess.run(g.global_step)))
         data.train.seek(state.global_step * config.batch_size)
         start_epoch, first_batch = divmod(state.global_step, total_batch)
+        carried = carried if carried and (carried.epoch, carried.steps) == (start_epoch, first_batch) else None
         _call(hooks, "begin", state)
 
         for epoch in range(start_epoch, config.training_epochs):
             if state.stop_reason:
                 break
             state.epoch = epoch
+            # The epoch's running cost; an epoch resumed mid-way goes on from the one saved with its checkpoint
+            state.epoch_cost, state.epoch_steps = (carried.cost_sum, carried.steps) if carried else (0.0, 0)
+            carried, steps = None, 0
             _call(hooks, "begin_epoch", state, total_batch - first_batch)
-            cost_sum, steps = 0.0, 0
             # Loop over all batches
             for _ in range(first_batch, total_batch):
                 minibatch_x, minibatch_y = data.train.next_batch(config.batch_size)
                 _call(hooks, "before_step", state)
                 # Fit training using batch data; the batch's cost comes from the same run
                 new_cost = train_step(sess, g, minibatch_x, minibatch_y, config.keep_prob)
-                state.global_step += 1
-                cost_sum, steps = cost_sum + new_cost, steps + 1
+                state.global_step, steps = state.global_step + 1, steps + 1
+                state.epoch_cost, state.epoch_steps = state.epoch_cost + new_cost, state.epoch_steps + 1
                 _call(hooks, "after_step", state, new_cost)
                 if state.stop_reason:
                     break
@@ -229,15 +238,21 @@ def train(sess: v1.Session, g: ModelGraph, data: Any, config: TrainConfig,
             # Display logs per epoch step (and the last epoch, and one that a stop cut short)
             last = epoch + 1 == config.training_epochs or state.stop_reason is not None
             if steps and not state.interrupted and (epoch % config.display_step == 0 or last):
-                validation_error = None
-                if data.validation.num_examples:
-                    validation = evaluate_set(sess, g, data.validation, config.eval_batch_size, config.eval_examples)
-                    validation_error = 1.0 - validation.accuracy
-                _call(hooks, "display", state, cost_sum / steps, validation_error)
+                _display(hooks, state, data.validation)
             _call(hooks, "end_epoch", state)
 
         _call(hooks, "end", state)
         return state
+
+
+def _display(hooks: Sequence[Hook], state: TrainState, validation: Any) -> None:
+    """Measures the validation error (unless there is no validation set) and calls the hooks' ``display``."""
+    validation_error = None
+    if validation.num_examples:
+        config = state.config
+        validation_error = 1.0 - evaluate_set(state.sess, state.g, validation, config.eval_batch_size,
+                                              config.eval_examples).accuracy
+    _call(hooks, "display", state, state.epoch_cost / state.epoch_steps, validation_error)
 
 
 def _call(hooks: Sequence[Hook], method: str, *args) -> None:
@@ -311,6 +326,11 @@ class Start(NamedTuple):
     resumed: str | None
     note: str | None
     found: checkpoints.RunCheckpoints
+
+    @property
+    def progress(self) -> checkpoints.EpochProgress | None:
+        """The running cost of the epoch the resumed checkpoint is in (for :func:`train`'s ``carried``)."""
+        return checkpoints.read_progress(self.resumed) if self.resumed else None
 
 
 def restore_or_initialize(sess: v1.Session, g: ModelGraph, run_dir: str, init_checkpoint: str = "") -> Start:
@@ -414,7 +434,8 @@ class CheckpointSaver(Hook):
 
     Every save is preceded by :meth:`TrainState.check_finite`, so no checkpoint holds a
     NaN or an infinity: after a divergence the newest checkpoint is the last good one.
-    ``keeper`` writes, checks and prunes the checkpoints.
+    ``keeper`` writes, checks and prunes the checkpoints; each carries the
+    epoch's running cost (:class:`dlfund.checkpoints.EpochProgress`).
     """
 
     def __init__(self, keeper: checkpoints.CheckpointKeeper, every_steps: int = 0) -> None:
@@ -428,7 +449,8 @@ class CheckpointSaver(Hook):
     def save(self, state: TrainState) -> None:
         if state.global_step != self.last_saved:
             state.check_finite()
-            self.keeper.save(state.sess, state.global_step)
+            progress = checkpoints.EpochProgress(state.epoch, state.epoch_steps, state.epoch_cost)
+            self.keeper.save(state.sess, state.global_step, progress)
             self.last_saved = state.global_step
 
     def after_step(self, state: TrainState, cost: float) -> None:
@@ -478,15 +500,16 @@ class History(Hook):
 
     Attributes:
         epoch, cost, validation_error: one entry per display.
-        epoch_seconds: per epoch, the whole epoch (steps, batching, validation,
-            summaries, checkpoint); step_seconds: its training steps' ``sess.run`` alone.
+        epoch_seconds: ``{epoch number: seconds}``, the whole epoch (steps,
+            batching, validation, summaries, checkpoint) as far as this run
+            trained it; step_seconds: the same for its training steps' ``sess.run`` alone.
         train_seconds: the sum of ``epoch_seconds``.
         first_step_time: ``time.time()`` when the first step of this run finished.
     """
 
     def __init__(self) -> None:
         self.epoch, self.cost, self.validation_error = [], [], []
-        self.epoch_seconds, self.step_seconds = [], []
+        self.epoch_seconds, self.step_seconds = {}, {}
         self.train_seconds = 0.0
         self.first_step_time: float | None = None
         self._epoch_start = self._step_start = 0.0
@@ -512,8 +535,8 @@ class History(Hook):
     def end_epoch(self, state: TrainState) -> None:
         seconds = time.perf_counter() - self._epoch_start
         self.train_seconds += seconds
-        self.epoch_seconds.append(round(seconds, 3))
-        self.step_seconds.append(round(self._steps_time, 3))
+        self.epoch_seconds[state.epoch + 1] = round(seconds, 3)
+        self.step_seconds[state.epoch + 1] = round(self._steps_time, 3)
 
     def as_dict(self) -> dict:
         return {"epoch": self.epoch, "cost": self.cost, "validation_error": self.validation_error,

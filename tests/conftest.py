@@ -39,6 +39,11 @@ def run_program(program: str, *args: str) -> Ran:
     return Ran(code, out.getvalue(), err.getvalue())
 
 
+def run_args(run_dir) -> list:
+    """``--logdir`` and ``--run_name`` of a run directory (a Path), for evaluate, predict and export."""
+    return [f"--logdir={run_dir.parent}", f"--run_name={run_dir.name}"]
+
+
 def lower_priority() -> None:
     """In a child before it runs: below the test process's priority, so the in-process tests (the suite's
     critical path) keep a core while the background programs start (their waits are for events, not times)."""

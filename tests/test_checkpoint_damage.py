@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 import tensorflow as tf
-from conftest import run_program, write_mnist_format
+from conftest import run_args, run_program, write_mnist_format
 
 from dlfund import checkpoints
 from dlfund.errors import RunDirError
@@ -78,7 +78,7 @@ def test_a_damaged_newest_checkpoint_is_skipped_and_the_intact_one_resumed(run_c
         for name in _files(run_dir, 10):
             os.remove(name)
         left = {}
-    evaluated = run_program("evaluate", f"--logdir={run_dir}", "--projector_examples=0")
+    evaluated = run_program("evaluate", *run_args(run_dir), "--projector_examples=0")
     assert evaluated.returncode == 0, evaluated.stderr
     assert f"Skipped {run_dir}/model-checkpoint-10: " in evaluated.stderr
     assert f"Checkpoint: {run_dir}/model-checkpoint-5 (global step 5)" in evaluated.stdout
@@ -120,7 +120,7 @@ def test_a_run_directory_whose_checkpoints_are_all_damaged_is_not_restarted(run_
     assert f"python -m chapter5.train --flagfile={run_dir}/flags.cfg --run_name=r_new" in ran.stderr
     after = {p: open(p, "rb").read() for p in glob.glob(str(run_dir / "*")) if os.path.isfile(p)}
     assert after == before  # nothing written, nothing deleted, flags.cfg as it was
-    evaluated = run_program("evaluate", f"--logdir={run_dir}")
+    evaluated = run_program("evaluate", *run_args(run_dir))
     assert evaluated.returncode == 1 and "none is readable" in evaluated.stderr
 
 
@@ -144,7 +144,7 @@ def test_a_run_directory_moved_or_copied_resumes_from_its_own_checkpoints(run_co
     assert str(tmp_path) not in (elsewhere / "checkpoint").read_text()
     # The commands printed for the reader are quoted for the shell.
     info = (elsewhere / "run_info.txt").read_text()
-    assert f"python -m chapter5.evaluate '--logdir={elsewhere}'" in info
+    assert f"python -m chapter5.evaluate '--logdir={elsewhere.parent}' '--run_name=딥러닝'" in info
 
 
 def test_a_checkpoint_counts_as_saved_only_once_it_reads_back(tmp_path):

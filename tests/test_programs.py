@@ -32,11 +32,11 @@ def reader_session(workdir):
     image = np.full((60, 40, 1), 255, np.uint8)
     image[10:50, 18:22] = 0
     (workdir / "one.png").write_bytes(tf.io.encode_png(image).numpy())
-    evaluate = start_module("chapter5.evaluate", "--logdir=logs/quickstart", "--projector_examples=50",
+    evaluate = start_module("chapter5.evaluate", "--logdir=logs", "--run_name=quickstart", "--projector_examples=50",
                             cwd=str(workdir))
-    predict = start_module("chapter5.predict", "--logdir=logs/quickstart", "one.png", cwd=str(workdir))
-    export = start_module("chapter5.export", "--logdir=logs/quickstart", "--format=tflite", "--output=q.tflite",
-                          cwd=str(workdir))
+    predict = start_module("chapter5.predict", "--logdir=logs", "--run_name=quickstart", "one.png", cwd=str(workdir))
+    export = start_module("chapter5.export", "--logdir=logs", "--run_name=quickstart", "--format=tflite",
+                          "--output=q.tflite", cwd=str(workdir))
     runs["evaluate"], runs["predict"], runs["export"] = _finish(evaluate), _finish(predict), _finish(export)
     return workdir, runs
 
@@ -94,7 +94,7 @@ def test_compare_command_trains_both_cifar_listings_from_another_directory(backg
     records, tests, and shows its augmented images in TensorBoard."""
     workdir, (code, out, err) = background.result("cifar_suite_from_elsewhere")
     assert code == 0 and err == "", out[-2000:] + err[-2000:]
-    suite = workdir / "logs" / "cifar_batch_norm"
+    suite = workdir / "logs" / "cifar_batch_norm_quick"
     table = (suite / "results.md").read_text()
     assert "| cifar_conv |" in table and "| cifar_conv_bn |" in table and "failed" not in table
     for model in ("cifar_conv", "cifar_conv_bn"):

@@ -25,14 +25,17 @@ from dlfund.errors import RunDirError
 
 
 def _assert_loadable(run_dir):
-    """The newest checkpoint named in the state file is complete: every tensor reads back."""
+    """The checkpoint the state file names is complete (every tensor reads back); returns the step of the
+    newest complete checkpoint, the one a resume uses (it may be newer: killed after writing, before naming)."""
     path = tf.train.latest_checkpoint(str(run_dir))
     if path is None:
         return None
     reader = tf.train.load_checkpoint(path)
     for name in reader.get_variable_to_shape_map():
         reader.get_tensor(name)
-    return checkpoints.checkpoint_step(path)
+    newest = checkpoints.latest_checkpoint(str(run_dir))
+    assert checkpoints.checkpoint_step(newest) >= checkpoints.checkpoint_step(path)
+    return checkpoints.checkpoint_step(newest)
 
 
 def _long_run(workdir):
@@ -241,7 +244,8 @@ def test_run_dir_of_another_model_is_refused(tmp_path):
     assert first.returncode == 0, first.stderr
     other = run_program("train", "--dataset=mnist_sample", "--model=mnist_conv", f"--logdir={logs}",
                         "--run_name=x", "--max_steps=2")
-    assert other.returncode == 1 and "holds a --model=mlp run" in other.stderr
+    assert other.returncode == 1 and "was trained with --model=mlp; this command gives --model=mnist_conv" \
+        in other.stderr
     assert _assert_loadable(logs / "x") == 2
 
 
@@ -253,9 +257,16 @@ def test_a_run_resumed_with_another_output_layer_is_refused_not_restored_in_part
     # Without the flag the output layer has no batch norm: its beta, gamma and averages would go unused.
     other = run_program("train", *args, "--nobook_output_relu", "--max_steps=4")
     assert other.returncode == 1 and "Traceback" not in other.stderr
+    assert "was trained with --book_output_relu; this command gives --nobook_output_relu" in other.stderr
+    assert _assert_loadable(tmp_path / "x") == 2
+    # Without its flags.cfg, the checkpoint itself says what does not fit; nothing is restored in part.
+    os.rename(tmp_path / "x" / "flags.cfg", tmp_path / "x" / "flags.cfg.kept")
+    other = run_program("train", *args, "--nobook_output_relu", "--max_steps=4")
+    assert other.returncode == 1 and "Traceback" not in other.stderr
     assert "in the checkpoint but not in the model: mlp_bn_model/output/beta" in other.stderr
     assert "--book_output_relu" in other.stderr
     assert _assert_loadable(tmp_path / "x") == 2
+    os.rename(tmp_path / "x" / "flags.cfg.kept", tmp_path / "x" / "flags.cfg")
     # The run's flags.cfg still describes the checkpoint: resuming with it works.
     assert "--book_output_relu\n" in (tmp_path / "x" / "flags.cfg").read_text()
 
@@ -286,3 +297,29 @@ def test_stale_lock_is_taken_over_and_a_live_one_is_not(tmp_path):
     (run_dir / "run.lock").write_text("1\n")  # pid 1 is always alive
     with pytest.raises(RunDirError, match=r"in use by another training run \(pid 1,"):
         checkpoints.RunDirLock(str(run_dir)).acquire()
+
+
+@scenario
+def ctrl_c_while_loading(workdir):
+    """Ctrl-C while the program imports TensorFlow."""
+    proc = start_module("chapter5.train", "--flagfile=quickstart.cfg", f"--logdir={workdir}")
+    # Once TensorFlow's library is mapped, the program is importing it. Wherever the signal lands from
+    # then on (the import, loading data, training), the program must end with 130 and no traceback.
+    wait_for(lambda: "libtensorflow" in _maps(proc.pid), proc, "TensorFlow being loaded")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
+
+
+@pytest.mark.background("ctrl_c_while_loading")
+def test_ctrl_c_while_tensorflow_loads_ends_with_one_line_and_exit_130(background):
+    returncode, out, err = background.result("ctrl_c_while_loading")
+    assert returncode == 130, err
+    assert "Traceback" not in err and "Interrupted" in err + out
+
+
+def _maps(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return ""

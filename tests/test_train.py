@@ -69,7 +69,13 @@ def test_tensorboard_tags_checkpoints_and_run_files(trained):
     assert "python -m chapter5.evaluate --logdir=" in info and f"TensorFlow {tf.__version__}" in info
     assert not (run_dir / "run.lock").exists()
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["global_step"] == 15 and len(results["cost"]) == 1 and results["startup_seconds"] > 0
+    assert results["global_step"] == 15 and results["startup_seconds"] > 0
+    # The run's whole history, across the resume: three epochs, two invocations.
+    assert results["epoch"] == [1, 2, 3] and len(results["cost"]) == len(results["validation_error"]) == 3
+    assert [(i["from_step"], i["to_step"], i["ended"]) for i in results["invocations"]] == [(0, 10, "finished"),
+                                                                                         (10, 15, "finished")]
+    assert list(results["epoch_seconds"]) == ["1", "2", "3"]
+    assert results["train_seconds"] == pytest.approx(sum(results["epoch_seconds"].values()), abs=0.01)
 
 
 def test_rerun_resumes_and_continues_the_global_step(trained):

@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO, lower_priority, program_env, run_program
+from conftest import REPO, lower_priority, program_env, run_args, run_program
 
 from dlfund.data import mnist
 
@@ -32,7 +32,7 @@ def sample_run(tmp_path_factory):
 
 def test_evaluate_reports_the_same_accuracy_and_writes_eval_summaries(sample_run):
     run_dir, train_accuracy = sample_run
-    proc = run_program("evaluate", f"--logdir={run_dir}", "--projector_examples=300")
+    proc = run_program("evaluate", *run_args(run_dir), "--projector_examples=300")
     assert proc.returncode == 0, proc.stderr
     accuracy = float(re.search(r"^Test Accuracy: (\S+)$", proc.stdout, re.M).group(1))
     assert accuracy == pytest.approx(train_accuracy, abs=1e-6) and accuracy > 0.9
@@ -141,7 +141,7 @@ def test_predict_reads_a_drawn_digit_and_survives_bad_files(sample_run, tmp_path
         if content is not None:
             (tmp_path / name).write_bytes(content)
     pre = tmp_path / "pre"
-    proc = run_program("predict", f"--logdir={run_dir}", f"--save_preprocessed={pre}",
+    proc = run_program("predict", *run_args(run_dir), f"--save_preprocessed={pre}",
                        *[p for p, _ in good], *[str(tmp_path / n) for n in bad])
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
@@ -161,7 +161,7 @@ def test_plot_needs_matplotlib_or_writes_the_figure(sample_run, tmp_path):
     image[10:50, 18:22] = 0
     (tmp_path / "one.png").write_bytes(_png(image))
     figure = tmp_path / "fig.png"
-    proc = run_program("predict", f"--logdir={run_dir}", f"--plot={figure}", str(tmp_path / "one.png"))
+    proc = run_program("predict", *run_args(run_dir), f"--plot={figure}", str(tmp_path / "one.png"))
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -170,9 +170,23 @@ def test_plot_needs_matplotlib_or_writes_the_figure(sample_run, tmp_path):
         assert proc.returncode == 0 and figure.stat().st_size > 1000
 
 
-def test_evaluate_needs_a_run_or_a_checkpoint():
-    proc = run_program("evaluate", "--model=mlp")
-    assert proc.returncode == 1 and "give --logdir=RUN_DIR, or --checkpoint=PATH" in proc.stderr
+@pytest.mark.parametrize("program", ["evaluate", "predict", "export"])
+def test_logdir_is_the_parent_of_runs_and_a_wrong_run_lists_the_runs(sample_run, tmp_path, program):
+    run_dir, _ = sample_run
+    logs = run_dir.parent
+    more = {"evaluate": [], "predict": [str(tmp_path)], "export": [f"--output={tmp_path / 'x.keras'}"]}[program]
+
+    def error(*args):
+        ran = run_program(program, *args, *more)
+        assert ran.returncode == 1 and ran.stderr.count("\n") == 1 and ran.stdout == "", ran.stderr
+        return ran.stderr
+
+    # The --logdir a reader just gave chapter5.train and TensorBoard: the runs there are listed.
+    assert error(f"--logdir={logs}").startswith(f"error: give --run_name; the runs in {logs}: quickstart.")
+    assert f"{logs}/quickstar is not a run directory (it has no flags.cfg); the runs in {logs}: quickstart" \
+        in error(f"--logdir={logs}", "--run_name=quickstar")
+    assert f"give --logdir={logs} --run_name=quickstart" in error(f"--logdir={run_dir}")
+    assert f"{tmp_path} holds no runs yet" in error(f"--logdir={tmp_path}", "--model=mlp")
 
 
 def test_predict_reads_photographed_digits(sample_run, tmp_path):
@@ -184,7 +198,7 @@ def test_predict_reads_photographed_digits(sample_run, tmp_path):
     for i, image in enumerate(images):
         (tmp_path / f"digit_{i:02d}.jpg").write_bytes(tf.io.encode_jpeg(image, quality=90).numpy())
     run_dir, _ = sample_run
-    proc = run_program("predict", f"--logdir={run_dir}", str(tmp_path))
+    proc = run_program("predict", *run_args(run_dir), str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     predicted = [int(m.group(1)) for m in re.finditer(r"^\S+digit_\d\d\.jpg: predicted (\d)", proc.stdout, re.M)]
     assert len(predicted) == 40
@@ -200,7 +214,7 @@ def test_the_projector_opens_on_the_test_images(sample_run):
 
     from tensorboard import program
     run_dir, _ = sample_run
-    assert run_program("evaluate", f"--logdir={run_dir}", "--projector_examples=100").returncode == 0
+    assert run_program("evaluate", *run_args(run_dir), "--projector_examples=100").returncode == 0
     board = program.TensorBoard()
     board.configure(argv=[None, "--logdir", str(run_dir.parent), "--port", "0", "--host", "127.0.0.1"])
     url = board.launch().rstrip("/") + "/data/plugin/projector"
@@ -233,7 +247,7 @@ def exported(sample_run, background, tmp_path_factory):
     background, as a reader's own script would (tests/reload_exports.py)."""
     run_dir, _ = sample_run
     out = tmp_path_factory.mktemp("exported")
-    runs = {fmt: run_program("export", f"--logdir={run_dir}", f"--format={fmt}", f"--output={out / name}")
+    runs = {fmt: run_program("export", *run_args(run_dir), f"--format={fmt}", f"--output={out / name}")
             for fmt, name in EXPORTED.items()}
 
     def reload(workdir):
@@ -263,7 +277,7 @@ def test_each_format_reloaded_in_a_new_process_predicts_as_evaluate_reports(expo
     assert proc.returncode == 0, proc.stderr
     reloaded = json.loads(proc.stdout)
     run_dir, _ = sample_run
-    evaluated = run_program("evaluate", f"--logdir={run_dir}", "--projector_examples=0")
+    evaluated = run_program("evaluate", *run_args(run_dir), "--projector_examples=0")
     accuracy = float(re.search(r"^Test Accuracy: (\S+)$", evaluated.stdout, re.M).group(1))
     assert sorted(reloaded) == sorted(EXPORTED)
     for fmt, result in reloaded.items():
@@ -273,6 +287,9 @@ def test_each_format_reloaded_in_a_new_process_predicts_as_evaluate_reports(expo
 
 
 def test_export_of_a_run_without_a_checkpoint_is_refused(tmp_path):
-    ran = run_program("export", f"--logdir={tmp_path}", "--format=keras", f"--output={tmp_path / 'x.keras'}")
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "flags.cfg").write_text("--model=mlp\n--dataset=mnist_sample\n")
+    ran = run_program("export", f"--logdir={tmp_path}", "--run_name=r", "--format=keras",
+                      f"--output={tmp_path / 'x.keras'}")
     assert ran.returncode == 1 and ran.stderr.startswith("error: no checkpoint in")
     assert not (tmp_path / "x.keras").exists()

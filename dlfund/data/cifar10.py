@@ -182,7 +182,8 @@ def inputs(eval_data: bool, data_dir: str, batch_size: int) -> tuple[tf.Tensor, 
     return v1.data.make_one_shot_iterator(eval_dataset(files, batch_size)).get_next()
 
 
-def maybe_download_and_extract(data_dir: str, progress: Callable[[int, int | None], None] | None = None) -> str:
+def maybe_download_and_extract(data_dir: str, progress: Callable[[int, int | None], None] | None = None,
+                               download_missing: bool = True) -> str:
     """Returns the ``cifar-10-batches-bin`` directory, downloading and extracting it if needed.
 
     Looks for the batch files in ``data_dir``, ``data_dir/cifar-10-batches-bin``
@@ -192,25 +193,30 @@ def maybe_download_and_extract(data_dir: str, progress: Callable[[int, int | Non
     any member escape. Both steps run again whenever the batch files are
     missing (the book's version never retried them once the archive existed).
 
+    Args:
+        data_dir: where to look, and where to download into (``data_dir/cifar10``).
+        progress: optional download callback ``(done, total)``.
+        download_missing: download when missing; False: raise instead.
+
     Raises:
-        DownloadError: offline or checksum mismatch; the message says where to
-            put a copy.
+        DownloadError: offline, downloading off, or checksum mismatch; the
+            message says where to put a copy.
         DataError: the archive is broken.
     """
     for candidate in (data_dir, os.path.join(data_dir, BATCHES_DIR), os.path.join(data_dir, "cifar10", BATCHES_DIR)):
         if os.path.exists(os.path.join(candidate, TEST_FILES[0])):
             return candidate
     target = os.path.join(data_dir, "cifar10")
+    how = (f"put the extracted {BATCHES_DIR}/ of {URL}{ARCHIVE} (170 MB, MD5 {ARCHIVE_MD5}) into {data_dir}, "
+           "or train offline on MNIST with --dataset=mnist_sample")
+    if not download_missing and not os.path.exists(os.path.join(target, ARCHIVE)):
+        raise DownloadError(f"CIFAR-10 is not in {data_dir} (downloading is off): {how}")
     try:
         # An archive already there is checked too: an interrupted copy must not break every later run.
         archive = download.maybe_download(ARCHIVE, target, [URL], ("md5", ARCHIVE_MD5), progress=progress,
                                           verify_existing=True)
     except DownloadError as e:
-        raise DownloadError(
-            f"CIFAR-10 is not in {data_dir} and could not be downloaded ({e}). Download {URL}{ARCHIVE} "
-            f"(170 MB, MD5 {ARCHIVE_MD5}) elsewhere and extract it so that {os.path.join(data_dir, BATCHES_DIR)} "
-            "holds data_batch_1.bin ... test_batch.bin, or train offline on MNIST with "
-            "--dataset=mnist_sample.") from None
+        raise DownloadError(f"CIFAR-10 is not in {data_dir} and could not be downloaded ({e}): {how}") from None
     download.extract_tar(archive, target)
     batches = os.path.join(target, BATCHES_DIR)
     if not os.path.exists(os.path.join(batches, TEST_FILES[0])):
@@ -364,7 +370,8 @@ class Source(NamedTuple):
 def read_data_sets(data_dir: str, augment: Sequence[str] = preprocessing.BOOK_CIFAR_AUGMENT, whitened: bool = True,
                    crop_size: int = 24, shuffle: bool = True, seed: int = 0, threads: int = 0,
                    validation_size: int | None = None, validation_on_test: bool = False,
-                   progress: Callable[[str, int, int | None], None] | None = None) -> Datasets:
+                   progress: Callable[[str, int, int | None], None] | None = None,
+                   download_missing: bool = True) -> Datasets:
     """Reads (downloading if needed) CIFAR-10 for training and evaluation (Book §5.11).
 
     Args:
@@ -380,6 +387,7 @@ def read_data_sets(data_dir: str, augment: Sequence[str] = preprocessing.BOOK_CI
         validation_on_test: the listings' behaviour (errata E12): no records
             held out, and the test set doubles as the validation set.
         progress: optional download callback ``(filename, done, total)``.
+        download_missing: download CIFAR-10 when it is missing (False: raise instead).
 
     Returns:
         :class:`dlfund.data.Datasets` of a :class:`TrainStream` and :class:`EvalSet` s.
@@ -388,7 +396,7 @@ def read_data_sets(data_dir: str, augment: Sequence[str] = preprocessing.BOOK_CI
         DataError: a file is malformed, or ``validation_size`` leaves no training records.
     """
     cb = (lambda done, total: progress(ARCHIVE, done, total)) if progress else None
-    batches = maybe_download_and_extract(data_dir, cb)
+    batches = maybe_download_and_extract(data_dir, cb, download_missing)
     train_files = [os.path.join(batches, f) for f in TRAIN_FILES]
     test = EvalSet([os.path.join(batches, f) for f in TEST_FILES], whitened, crop_size)
     total = check_files(train_files)
