@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -115,8 +116,46 @@ def guarded(main: Main, argv: list, fv: flags.FlagValues) -> int:
         return EXIT_INTERRUPTED
 
 
+HELP_ARGS = ("--help", "--helpshort", "-h", "-?")
+
+
+def short_help(program: str, doc: str, define_flags: DefineFlags, width: int = 100) -> str:
+    """The program's description and every flag it defines, with its choices and default.
+
+    absl's ``--helpshort`` lists only flags defined in the main module, and these
+    programs define theirs in shared functions (``chapter5.common``), so it would
+    list none; this one lists them all, wrapped between words, never inside a value.
+    """
+    fv = flags.FlagValues()
+    define_flags(fv)
+    lines = [(doc or "").strip(), "", f"Flags of python -m {program} (all of them: --helpfull adds absl's own):"]
+    for name in sorted(fv):
+        flag = fv[name]
+        if name != flag.name:  # a short name
+            continue
+        text = flag.help.strip()
+        if isinstance(flag.parser, flags.EnumParser):
+            text = text.split(">: ", 1)[-1]  # absl's "<a|b|c>: " prefix, given below as words
+            text += " One of: " + ", ".join(v or "''" for v in flag.parser.enum_values) + "."
+        default = flag.default
+        shown = (",".join(default) if isinstance(default, list) else
+                 str(default).lower() if isinstance(default, bool) else "''" if default in ("", []) else default)
+        if "Default:" not in text:  # a trained run's flags say their default themselves
+            text += f" (default: {shown})"
+        lines.append(f"  --{'[no]' if flag.boolean else ''}{name}")
+        lines.append(textwrap.fill(text, width, initial_indent="      ", subsequent_indent="      ",
+                                   break_long_words=False, break_on_hyphens=False))
+    return "\n".join(lines) + "\n"
+
+
 def run(define_flags: DefineFlags, main: Main) -> None:
-    """The command line: ``absl.app.run`` on the global ``FLAGS`` (exits the process)."""
+    """The command line: ``absl.app.run`` on the global ``FLAGS`` (exits the process); ``--helpshort``
+    (``--help``, ``-h``) prints :func:`short_help`."""
+    if any(a in HELP_ARGS for a in sys.argv[1:]):
+        module = sys.modules[main.__module__]
+        program = "chapter5." + os.path.splitext(os.path.basename(module.__file__))[0]
+        sys.stdout.write(short_help(program, module.__doc__, define_flags))
+        sys.exit(0)
     define_flags(flags.FLAGS)
     sys.argv = packaged_flagfiles(sys.argv)
     app.run(lambda argv: guarded(main, argv, flags.FLAGS))

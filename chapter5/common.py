@@ -36,50 +36,68 @@ SHAPE_FLAGS = ("model", "hidden_units", "book_output_relu")
 UNSAVED_FLAGS = ("verbose", "debug", "progress", "max_steps", "init_checkpoint")
 
 
-def define_model_flags(fv: flags.FlagValues) -> None:
-    """Flags that choose and shape the network."""
-    flags.DEFINE_enum("model", "mnist_conv", MODEL_NAMES, "Network to train (default: the book's MNIST "
-                      "convnet of §5.8).", flag_values=fv)
+#: What the trained-model programs say of a model or data flag: its value comes from the run.
+FROM_RUN = " Default: the run's own (its flags.cfg)."
+
+
+def define_model_flags(fv: flags.FlagValues, for_run: bool = False) -> None:
+    """Flags that choose and shape the network; ``for_run``: a trained run's (their defaults are its flags.cfg)."""
+    note = FROM_RUN if for_run else ""
+    flags.DEFINE_enum("model", "mnist_conv", MODEL_NAMES, ("Network." + note if for_run else "Network to train; "
+                      "mnist_conv is the book's MNIST convnet of §5.8."), flag_values=fv)
     flags.DEFINE_enum("weight_init", "book", layers.WEIGHT_INITS, "Weight initializer; 'book' is "
-                      "N(0, sqrt(2/fan_in)).", flag_values=fv)
+                      "N(0, sqrt(2/fan_in))." + note, flag_values=fv)
     flags.DEFINE_enum("activation", "", [""] + [a for a in layers.ACTIVATIONS if a != "none"],
-                      "Hidden activation; empty = the model's own (ReLU; tanh for LeNet-5).", flag_values=fv)
-    flags.DEFINE_list("hidden_units", ["256", "256"], "MLP hidden layer sizes (default 256,256 as in "
-                      "chapter 3).", flag_values=fv)
+                      "Hidden activation; empty = the model's own (ReLU; tanh for LeNet-5)." + note, flag_values=fv)
+    flags.DEFINE_list("hidden_units", ["256", "256"], "MLP hidden layer sizes (256,256 as in chapter 3)." + note,
+                      flag_values=fv)
     flags.DEFINE_bool("batch_norm", False, "Use the batch-normalized variant of --model (mnist_conv -> "
                       "mnist_conv_bn, mlp -> mlp_bn, lenet5 -> lenet5_bn, cifar_conv -> cifar_conv_bn; Book §5.10).",
                       flag_values=fv)
     flags.DEFINE_bool("book_output_relu", False, "Reproduce errata E1: ReLU (and batch norm) on the output "
-                      "logits, as printed.", flag_values=fv)
+                      "logits, as printed." + note, flag_values=fv)
     flags.DEFINE_bool("book_bn_update", False, "Reproduce errata E2: batch-norm moving averages also update "
-                      "during evaluation, as printed.", flag_values=fv)
+                      "during evaluation, as printed." + note, flag_values=fv)
     flags.register_validator("hidden_units", lambda v: bool(v) and all(u.isdigit() and int(u) > 0 for u in v),
                              "--hidden_units must be positive integers, e.g. 256,256", flag_values=fv)
 
 
-def define_data_flags(fv: flags.FlagValues) -> None:
-    """Flags that choose the data set."""
-    flags.DEFINE_enum("dataset", "mnist", DATASETS, "Data set. mnist/fashion_mnist are downloaded into "
-                      "--data_dir when missing; mnist_sample is bundled (offline).", flag_values=fv)
-    flags.DEFINE_string("data_dir", "data", "Directory of the data files; each data set uses a "
-                        "sub-directory named after it (data/mnist, ...).", flag_values=fv)
-    flags.DEFINE_integer("validation_size", -1, "Leading training images held out for validation; -1 = the "
-                         "data set's own (5,000; 500 for mnist_sample).", lower_bound=-1, flag_values=fv)
-    flags.DEFINE_bool("book_validation_on_test", False, "Reproduce errata E12: the CIFAR-10 listings' "
-                      "'Validation Error' is measured on the test set (no images are held out).", flag_values=fv)
-    flags.DEFINE_bool("download", True, "Download missing data files from the mirrors (--nodownload: fail "
-                      "instead, e.g. offline).", flag_values=fv)
-    flags.DEFINE_list("augment", [], "Random training augmentations for cifar10, from: "
-                      "crop,flip_left_right,flip_up_down,transpose,brightness,contrast,saturation,hue. Empty = the "
-                      "book's crop,flip_left_right,brightness,contrast; 'none' = no augmentation.", flag_values=fv)
-    flags.DEFINE_bool("whiten", True, "Per-image whitening of cifar10 images (training and evaluation).",
-                      flag_values=fv)
-    flags.register_validator("augment", lambda v: all(a in preprocessing.AUGMENTATIONS or a == "none" for a in v),
-                             "--augment takes names from " + ",".join(preprocessing.AUGMENTATIONS) + " (or none)",
-                             flag_values=fv)
-    flags.register_multi_flags_validator(["augment", "dataset"],
-                                         lambda d: not d["augment"] or d["dataset"] == "cifar10",
-                                         "--augment applies to --dataset=cifar10 only", flag_values=fv)
+#: The data flags each kind of program has: training all; evaluation what reads the test set; predict the names.
+TRAINING_DATA_FLAGS = DATA_FLAGS + ("download",)
+EVALUATION_DATA_FLAGS = ("dataset", "data_dir", "download", "whiten")
+
+
+def define_data_flags(fv: flags.FlagValues, names=TRAINING_DATA_FLAGS, for_run: bool = False) -> None:
+    """The flags of ``names`` that choose and read the data set; ``for_run`` as for :func:`define_model_flags`."""
+    note, d = (FROM_RUN if for_run else ""), dict(flag_values=fv)
+    if "dataset" in names:
+        flags.DEFINE_enum("dataset", "mnist", DATASETS, "Data set. mnist/fashion_mnist are downloaded into "
+                          "--data_dir when missing; mnist_sample is bundled (offline)." + note, **d)
+    if "data_dir" in names:
+        flags.DEFINE_string("data_dir", "data", "Directory of the data files; each data set uses a "
+                            "sub-directory named after it (data/mnist, ...).", **d)
+    if "validation_size" in names:
+        flags.DEFINE_integer("validation_size", -1, "Leading training images held out for validation; -1 = the "
+                             "data set's own (5,000; 500 for mnist_sample).", lower_bound=-1, **d)
+    if "book_validation_on_test" in names:
+        flags.DEFINE_bool("book_validation_on_test", False, "Reproduce errata E12: the CIFAR-10 listings' "
+                          "'Validation Error' is measured on the test set (no images are held out).", **d)
+    if "download" in names:
+        flags.DEFINE_bool("download", True, "Download missing data files from the mirrors (--nodownload: fail "
+                          "instead, e.g. offline).", **d)
+    if "augment" in names:
+        flags.DEFINE_list("augment", [], "Random training augmentations for cifar10, from: "
+                          + ",".join(preprocessing.AUGMENTATIONS) + ". Empty = the book's "
+                          + ",".join(preprocessing.BOOK_CIFAR_AUGMENT) + "; 'none' = no augmentation.", **d)
+        flags.register_validator("augment", lambda v: all(a in preprocessing.AUGMENTATIONS or a == "none" for a in v),
+                                 "--augment takes names from " + ",".join(preprocessing.AUGMENTATIONS) + " (or none)",
+                                 **d)
+        flags.register_multi_flags_validator(["augment", "dataset"],
+                                             lambda v: not v["augment"] or v["dataset"] == "cifar10",
+                                             "--augment applies to --dataset=cifar10 only", **d)
+    if "whiten" in names:
+        flags.DEFINE_bool("whiten", True, "Per-image whitening of cifar10 images (training and evaluation)." + note,
+                          **d)
 
 
 def define_training_flags(fv: flags.FlagValues) -> None:
@@ -89,7 +107,8 @@ def define_training_flags(fv: flags.FlagValues) -> None:
     _cli.define_cli_flags(fv)
     d = dict(flag_values=fv)
     flags.DEFINE_enum("optimizer", "adam", objectives.OPTIMIZERS, "Optimizer (chapter 4's set).", **d)
-    flags.DEFINE_float("learning_rate", 1e-4, "Learning rate (the book's convnet: Adam 1e-4).", **d)
+    flags.DEFINE_float("learning_rate", 1e-4, "Learning rate, a positive number (the book's convnet: Adam 1e-4).",
+                       **d)
     flags.DEFINE_float("momentum", 0.9, "Momentum (momentum optimizer; RMSProp's momentum, where 0 is plain "
                        "RMSProp).", lower_bound=0.0, upper_bound=1.0, **d)
     flags.DEFINE_bool("nesterov", False, "Nesterov momentum (momentum optimizer).", **d)
@@ -135,14 +154,14 @@ def define_training_flags(fv: flags.FlagValues) -> None:
         "data set", **d)
 
 
-def define_trained_model_flags(fv: flags.FlagValues) -> None:
-    """The flags of a program that uses a trained model: its run (or a checkpoint), model and data.
+def define_trained_model_flags(fv: flags.FlagValues, data_flags=EVALUATION_DATA_FLAGS) -> None:
+    """The flags of a program that uses a trained model: its run (or a checkpoint), model and ``data_flags``.
 
     ``--logdir`` means what it means to ``chapter5.train`` and TensorBoard, the
     parent of run directories; ``--run_name`` picks the run.
     """
-    define_model_flags(fv)
-    define_data_flags(fv)
+    define_model_flags(fv, for_run=True)
+    define_data_flags(fv, data_flags, for_run=True)
     _cli.define_cli_flags(fv)
     flags.DEFINE_string("logdir", "logs", "Parent directory of run directories, as for chapter5.train and "
                         "TensorBoard.", flag_values=fv)
@@ -258,20 +277,28 @@ def data_dir(fv: flags.FlagValues) -> str:
     return os.path.join(base, fv.dataset)
 
 
+def _value(fv: flags.FlagValues, name: str, default):
+    """A flag's value, or ``default`` for a program that does not have the flag (e.g. evaluation's split)."""
+    return fv[name].value if name in fv else default
+
+
 def load_data(fv: flags.FlagValues, shuffle: bool = True, sort_by_label: bool = False, seed: int = 0,
               threads: int = 0):
     """Reads the data set chosen by the data flags (``dlfund.data.mnist`` or ``cifar10``)."""
-    validation_size = None if fv.validation_size < 0 else fv.validation_size
+    validation_size = _value(fv, "validation_size", -1)
+    validation_size = None if validation_size < 0 else validation_size
+    download = _value(fv, "download", True)
     if fv.dataset == "cifar10":
         from dlfund.data import cifar10
-        augment = [a for a in fv.augment if a != "none"] if fv.augment else preprocessing.BOOK_CIFAR_AUGMENT
-        return cifar10.read_data_sets(fv.data_dir, augment=augment, whitened=fv.whiten, seed=seed, shuffle=shuffle,
-                                      threads=threads, validation_size=validation_size,
-                                      validation_on_test=fv.book_validation_on_test,
-                                      progress=_cli.download_progress(), download_missing=fv.download)
+        augment = _value(fv, "augment", [])
+        augment = [a for a in augment if a != "none"] if augment else preprocessing.BOOK_CIFAR_AUGMENT
+        return cifar10.read_data_sets(fv.data_dir, augment=augment, whitened=_value(fv, "whiten", True), seed=seed,
+                                      shuffle=shuffle, threads=threads, validation_size=validation_size,
+                                      validation_on_test=_value(fv, "book_validation_on_test", False),
+                                      progress=_cli.download_progress(), download_missing=download)
     return mnist.read_data_sets(data_dir(fv), one_hot=True, dataset=fv.dataset, validation_size=validation_size,
                                 shuffle=shuffle, sort_by_label=sort_by_label, seed=seed,
-                                download_missing=fv.download, progress=_cli.download_progress())
+                                download_missing=download, progress=_cli.download_progress())
 
 
 def build_and_restore(fv: flags.FlagValues, checkpoint: str) -> tuple[ModelGraph, tf.compat.v1.Session, str]:

@@ -96,7 +96,8 @@ def define_flags(fv: flags.FlagValues) -> None:
                       + "; 'all' runs every offline suite.", **d)
     flags.DEFINE_integer("seeds", 1, "Runs per configuration with seeds 0..N-1 (mean and std in the table).",
                          lower_bound=1, **d)
-    flags.DEFINE_bool("quick", False, "Smoke size: a few steps per run (for tests).", **d)
+    flags.DEFINE_bool("quick", False, "Smoke run: 3 steps per run, into --logdir/<suite>_quick (its numbers "
+                      "are not results).", **d)
     flags.DEFINE_string("logdir", "logs", "Parent of the suite directories.", **d)
     flags.DEFINE_string("dataset", "mnist_sample", "Data set for the MNIST suites (mnist_sample runs offline).", **d)
     flags.DEFINE_string("data_dir", "data", "Data directory, passed to chapter5.train.", **d)

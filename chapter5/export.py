@@ -47,7 +47,7 @@ HOW_TO_LOAD = {
 
 
 def define_flags(fv: flags.FlagValues) -> None:
-    common.define_trained_model_flags(fv)
+    common.define_trained_model_flags(fv, data_flags=())
     d = dict(flag_values=fv)
     flags.DEFINE_enum("format", "keras", FORMATS, "keras: a .keras file; saved_model: a SavedModel directory "
                       "with a serving_default signature; tflite: a .tflite file.", **d)

@@ -25,14 +25,14 @@ import tensorflow as tf
 from absl import flags
 
 from chapter5 import _cli, common
-from dlfund import digits
+from dlfund import analysis, digits
 from dlfund.data.mnist import SOURCES
 from dlfund.errors import DataError, DlfundError
 from dlfund.models import get_model
 
 
 def define_flags(fv: flags.FlagValues) -> None:
-    common.define_trained_model_flags(fv)
+    common.define_trained_model_flags(fv, data_flags=("dataset",))
     d = dict(flag_values=fv)
     flags.DEFINE_string("save_preprocessed", "", "Directory to write each 28x28 network input as PNG.", **d)
     flags.DEFINE_string("plot", "", "PNG file for a figure of the images beside their probability bars "
@@ -43,11 +43,13 @@ BAR_WIDTH = 40
 
 
 def bar_chart(probabilities: np.ndarray, class_names) -> str:
+    """One bar per class, the names right-aligned in a column as wide as the longest (as in chapter5.evaluate)."""
     lines = []
     best = int(probabilities.argmax())
+    width = analysis.name_width(class_names)
     for i, p in enumerate(probabilities):
         mark = " <" if i == best else ""
-        lines.append(f"  {class_names[i]:>3} |{'#' * int(round(p * BAR_WIDTH)):<{BAR_WIDTH}}| {p:.3f}{mark}")
+        lines.append(f"  {class_names[i]:>{width}} |{'#' * int(round(p * BAR_WIDTH)):<{BAR_WIDTH}}| {p:.3f}{mark}")
     return "\n".join(lines)
 
 

@@ -32,6 +32,11 @@ def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
         return np.where(totals > 0, np.diag(cm) / np.maximum(totals, 1), np.nan)
 
 
+def name_width(names: Sequence) -> int:
+    """Width of a column of class names: the longest name (every program right-aligns names to it)."""
+    return max(len(str(n)) for n in names)
+
+
 def format_confusion(cm: np.ndarray, class_names: Sequence[str], short_names: Sequence[str] | None = None) -> str:
     """The confusion matrix and per-class accuracy as a text table.
 
@@ -45,9 +50,9 @@ def format_confusion(cm: np.ndarray, class_names: Sequence[str], short_names: Se
         short_names: optional short column headings (e.g. ``plane`` for ``airplane``).
     """
     heads = [str(n) for n in (short_names or class_names)]
-    width = max(max(len(h) for h in heads), len(str(cm.max()))) + 2
+    width = max(name_width(heads), len(str(cm.max()))) + 2
     corner = "true \\ predicted"
-    label = max(len(corner), max(len(str(n)) for n in class_names))
+    label = max(len(corner), name_width(class_names))
     acc = per_class_accuracy(cm)
     lines = [f"{corner:>{label}}" + "".join(f"{h:>{width}}" for h in heads) + "   accuracy"]
     for i, row in enumerate(cm):

@@ -9,6 +9,7 @@ import importlib
 import json
 import re
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ import tensorflow as tf
 from absl import flags
 from conftest import scenario, start_module, write_cifar
 from test_train import event_tags
+
+from chapter5 import _cli
 
 
 def _finish(proc: subprocess.Popen, timeout: float = 600):
@@ -115,3 +118,26 @@ def test_every_program_imports_into_one_process_and_defines_its_flags_only_when_
         assert "verbose" in fv and "debug" in fv
     # Nothing was defined on absl's global flags by importing them.
     assert not {"model", "logdir", "suite", "quick", "verbose"} & set(flags.FLAGS)
+
+
+@pytest.mark.parametrize("name", ["train", "evaluate", "predict", "export", "compare", "benchmark"])
+def test_helpshort_lists_every_flag_of_the_program_truthfully(name, monkeypatch, capsys):
+    program = importlib.import_module(f"chapter5.{name}")
+    monkeypatch.setattr(sys, "argv", [f"chapter5/{name}.py", "--helpshort"])
+    with pytest.raises(SystemExit) as ended:
+        _cli.run(program.define_flags, program.main)
+    assert ended.value.code == 0
+    text = capsys.readouterr().out
+    fv = flags.FlagValues()
+    program.define_flags(fv)
+    listed = re.findall(r"^  --(?:\[no\])?(\w+)$", text, re.M)
+    assert listed == sorted(fv) and "/" not in text.split("Flags of", 1)[1].splitlines()[0]
+    words = set(re.findall(r"\w+", text))
+    for flag in fv:  # every choice of an enum flag is written whole, never wrapped inside
+        for value in getattr(fv[flag].parser, "enum_values", None) or []:
+            assert value in words or not value, (flag, value)
+    if name in ("evaluate", "predict", "export"):
+        assert not {"augment", "validation_size", "book_validation_on_test", "learning_rate"} & set(listed)
+        assert "to train" not in text and "Default: the run's own" in text
+    if name == "predict":
+        assert not {"download", "data_dir"} & set(listed)

@@ -293,3 +293,23 @@ def test_export_of_a_run_without_a_checkpoint_is_refused(tmp_path):
                       f"--output={tmp_path / 'x.keras'}")
     assert ran.returncode == 1 and ran.stderr.startswith("error: no checkpoint in")
     assert not (tmp_path / "x.keras").exists()
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist", "cifar10"])
+def test_class_names_stand_in_columns_in_every_program(dataset):
+    from chapter5 import predict
+    from dlfund import analysis
+    from dlfund.data import cifar10
+    from dlfund.data.mnist import SOURCES
+    names, short = ((cifar10.CLASS_NAMES, cifar10.SHORT_NAMES) if dataset == "cifar10" else
+                    (SOURCES[dataset].class_names, SOURCES[dataset].short_names or SOURCES[dataset].class_names))
+    # chapter5.predict: every bar starts in the same column, each line names its class in full.
+    lines = predict.bar_chart(np.linspace(0.0, 1.0, 10) / 5.5, names).splitlines()
+    assert len({line.index("|") for line in lines}) == 1
+    assert [line[:line.index("|")].strip() for line in lines] == list(names)
+    # chapter5.evaluate: the column headings are separated, so each reads back as one word.
+    table = analysis.format_confusion(np.arange(100).reshape(10, 10) * 37, names, short)
+    header = table.splitlines()[0]
+    assert header.split()[3:] == [*short, "accuracy"]
+    assert all(re.match(rf"^\s+{re.escape(n)}(\s+\d+){{10}}\s+\d\.\d{{4}}$", row)
+               for n, row in zip(names, table.splitlines()[1:], strict=True))
