@@ -69,7 +69,7 @@ def define_flags(fv: flags.FlagValues) -> None:
     flags.DEFINE_integer("eval_batch_size", 1000, "Evaluation batch size.", lower_bound=1, **d)
     flags.DEFINE_string("json", "benchmark.json", "Where to write the results as JSON ('' = do not write).", **d)
     flags.DEFINE_string("epoch_dataset", "mnist_sample", "Data set of the full-epoch run (fashion_mnist or mnist "
-                        "for the 55,000-image epoch of the issue; mnist_sample offline).", **d)
+                        "for a 55,000-image epoch like mnist_conv.cfg's; mnist_sample offline).", **d)
     flags.DEFINE_string("epoch_data_dir", "data", "--data_dir of the full-epoch run.", **d)
     flags.DEFINE_integer("intra_op_threads", 0, "Threads inside one op (0 = TensorFlow's choice).", lower_bound=0, **d)
     flags.DEFINE_integer("inter_op_threads", 1, "Ops run in parallel (0 = TensorFlow's choice; 1 measured fastest for "

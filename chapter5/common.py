@@ -285,7 +285,8 @@ def _value(fv: flags.FlagValues, name: str, default):
 def load_data(fv: flags.FlagValues, shuffle: bool = True, sort_by_label: bool = False, seed: int = 0,
               threads: int = 0):
     """Reads the data set chosen by the data flags (``dlfund.data.mnist`` or ``cifar10``)."""
-    validation_size = _value(fv, "validation_size", -1)
+    # A program without --validation_size uses only the test set: no images need holding out.
+    validation_size = _value(fv, "validation_size", 0)
     validation_size = None if validation_size < 0 else validation_size
     download = _value(fv, "download", True)
     if fv.dataset == "cifar10":

@@ -50,7 +50,7 @@ def weight_initializer(name: str, fan_in: int):
         name: one of :data:`WEIGHT_INITS`:
             ``book``: N(0, sqrt(2 / fan_in)), the book's choice (He et al. 2015
             without truncation);
-            ``normal``: N(0, 1), the "plain random normal" of the tutorials;
+            ``normal``: N(0, 1), plain random normal weights (no scaling);
             ``glorot_uniform`` / ``glorot_normal``: Glorot & Bengio 2010
             (Xavier), variance 2 / (fan_in + fan_out);
             ``he_uniform`` / ``he_normal``: variance 2 / fan_in (the normal one

@@ -26,6 +26,12 @@ def test_split_and_format_like_the_book(tmp_path):
     assert "not byte-identical" in data.note  # generated files are not the official release
 
 
+def test_no_validation_set_at_all(tmp_path):
+    data = mnist.read_data_sets(write_mnist_format(str(tmp_path), n_train=60, n_test=10), validation_size=0)
+    assert data.validation.num_examples == 0 and data.validation.images.shape == (0, 784)
+    assert data.train.num_examples == 60
+
+
 def test_uncompressed_files_are_read_too(tmp_path):
     d = write_mnist_format(str(tmp_path), n_train=50, n_test=10, compress=False)
     data = mnist.read_data_sets(d, validation_size=10, download_missing=False)

@@ -159,12 +159,13 @@ class DataSet:
         if images.shape[0] != labels.shape[0]:
             raise DataError(f"{images.shape[0]} images but {labels.shape[0]} labels")
         self.image_shape = tuple(images.shape[1:]) if images.ndim == 3 else (images.shape[1],)
+        pixels = int(np.prod(images.shape[1:]))  # not -1: an empty set (--validation_size=0) has no size to infer
         if images.dtype == np.uint8:
             # Scale once here, so a mini-batch is a plain row gather with no arithmetic.
-            flat = images.reshape(images.shape[0], -1).astype(np.float32)
+            flat = images.reshape(images.shape[0], pixels).astype(np.float32)
             flat *= np.float32(1.0 / 255.0)
         else:
-            flat = np.ascontiguousarray(images.reshape(images.shape[0], -1), dtype=np.float32)
+            flat = np.ascontiguousarray(images.reshape(images.shape[0], pixels), dtype=np.float32)
         self.images = flat
         self.label_ids = labels.astype(np.int64)
         if self.label_ids.size and (self.label_ids.min() < 0 or self.label_ids.max() >= num_classes):

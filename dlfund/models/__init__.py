@@ -28,7 +28,7 @@ class ModelSpec:
         input_shape: shape of one example as fed to the ``x`` placeholder.
         batch_norm: the network takes ``phase_train``.
         inference: ``inference(x, keep_prob, phase_train, options) -> logits``.
-        book_section: where the network is in the book or the tutorials.
+        book_section: where the network is in the book (LeNet-5: LeCun et al. 1998, not in the book).
     """
     name: str
     scope: str

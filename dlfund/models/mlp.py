@@ -4,7 +4,7 @@
 
 Variables ``mlp_model/{hidden_1,hidden_2,output}/{W,b}`` as in the book (and in
 the book's own chapter 4 checkpoint). ``ModelOptions.hidden_units`` sets the
-hidden sizes (``(100,)`` gives the 784-100-10 network of the tutorials); with
+hidden sizes (``(100,)`` gives a 784-100-10 network); with
 ``phase_train`` every hidden layer is batch-normalized (layer -> norm ->
 activation, Book §5.10). The listing has no dropout; ``keep_prob`` below 1 adds
 it after every hidden layer (``chapter5/flags/mlp.cfg`` keeps it at 1).
