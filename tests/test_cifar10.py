@@ -11,7 +11,7 @@ import tensorflow as tf
 from conftest import write_cifar
 
 from dlfund.data import cifar10
-from dlfund.errors import DataError
+from dlfund.errors import DataError, DownloadError
 
 v1 = tf.compat.v1
 
@@ -149,3 +149,13 @@ def test_an_interrupted_download_or_extraction_is_retried(tmp_path, monkeypatch)
     monkeypatch.setattr(cifar10, "URL", "http://127.0.0.1:9/")  # the good archive is reused, not fetched
     assert cifar10.maybe_download_and_extract(str(tmp_path / "data")) == batches
     assert os.path.exists(os.path.join(batches, "test_batch.bin"))
+
+
+def test_a_failed_download_is_one_message_naming_one_directory(tmp_path, monkeypatch):
+    monkeypatch.setattr(cifar10, "URL", "http://127.0.0.1:9/")  # nothing listens there
+    with pytest.raises(DownloadError) as e:
+        cifar10.maybe_download_and_extract(str(tmp_path / "data"))
+    message = str(e.value)
+    assert message.startswith(f"CIFAR-10 is not in {tmp_path / 'data'} and could not be downloaded (")
+    assert "http://127.0.0.1:9/" in message and str(tmp_path / "data" / "cifar10") not in message
+    assert "--dataset=mnist_sample" in message and "\n" not in message

@@ -216,7 +216,8 @@ def maybe_download_and_extract(data_dir: str, progress: Callable[[int, int | Non
         archive = download.maybe_download(ARCHIVE, target, [URL], ("md5", ARCHIVE_MD5), progress=progress,
                                           verify_existing=True)
     except DownloadError as e:
-        raise DownloadError(f"CIFAR-10 is not in {data_dir} and could not be downloaded ({e}): {how}") from None
+        reason = str(e).replace(f"could not download {ARCHIVE} into {target}: ", "")  # one directory named, not two
+        raise DownloadError(f"CIFAR-10 is not in {data_dir} and could not be downloaded ({reason}): {how}") from None
     download.extract_tar(archive, target)
     batches = os.path.join(target, BATCHES_DIR)
     if not os.path.exists(os.path.join(batches, TEST_FILES[0])):
