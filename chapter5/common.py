@@ -338,7 +338,7 @@ def checkpoint_to_use(run_dir: str | None, checkpoint: str) -> str:
         return checkpoint
     found = checkpoints.newest_intact(run_dir) if run_dir else checkpoints.RunCheckpoints([], [])
     for path, problem in found.skipped:
-        print(f"Skipped {path}: {problem}; its files are left in place.", file=sys.stderr, flush=True)
+        print(checkpoints.skipped_line(path, problem), file=sys.stderr, flush=True)
     if not found.latest:
         raise CheckpointError(f"no checkpoint in {run_dir}: train first (python -m chapter5.train ...) or pass "
                               "--checkpoint=PATH")

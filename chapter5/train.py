@@ -119,7 +119,7 @@ def _start(sess, g, data, fv: flags.FlagValues, directory: str, out: TextIO) -> 
                                            f"--run_name={os.path.basename(directory)}_new")) from None
     rundir.write_run_files(directory, fv, start.resumed)  # only once the flags are known to fit the checkpoint
     for path, problem in start.found.skipped:
-        print(f"Skipped {path}: {problem}; its files are left in place.", file=out)
+        print(checkpoints.skipped_line(path, problem), file=out)
     step = int(sess.run(g.global_step))
     if start.resumed:
         print(f"Resuming from {start.resumed} (global step {step}, "

@@ -165,6 +165,10 @@ def read_progress(path: str) -> EpochProgress | None:
         return None
 
 
+#: What :func:`checkpoint_problem` says of a checkpoint named in the state file with no files at all.
+MISSING = "its files are missing"
+
+
 def checkpoint_problem(path: str) -> str | None:
     """What keeps the checkpoint ``path`` from being restored in full, or None if every tensor reads back.
 
@@ -184,7 +188,7 @@ def checkpoint_problem(path: str) -> str | None:
         if os.path.isfile(path):  # V1 (TensorFlow 0.11 or older): one file
             return _unreadable(path)
         if not checkpoint_files(path):
-            return "its files are missing"
+            return MISSING
         return f"{name}.index is missing"
     shards = _data_shards(path)
     missing = [s for s in shards if not os.path.exists(s)]
@@ -283,6 +287,12 @@ def find_checkpoints(run_dir: str) -> RunCheckpoints:
 def latest_checkpoint(run_dir: str) -> str | None:
     """Path prefix of the newest checkpoint in ``run_dir`` that reads back in full, or None."""
     return find_checkpoints(run_dir).latest
+
+
+def skipped_line(path: str, problem: str) -> str:
+    """The line that tells a reader a newer checkpoint was skipped, and why."""
+    kept = "" if problem == MISSING else "; its files are left in place"
+    return f"Skipped {path}: {problem}{kept}."
 
 
 def describe_damaged(damaged: Sequence[tuple]) -> str:

@@ -88,7 +88,8 @@ def test_a_damaged_newest_checkpoint_is_skipped_and_the_intact_one_resumed(run_c
     expected = {"truncated data file": "model-checkpoint-10.data-* is truncated or damaged (",
                 "truncated index": "model-checkpoint-10.index is truncated or damaged (",
                 "missing files": "its files are missing"}[damage]
-    assert skipped.startswith(f"Skipped {run_dir}/model-checkpoint-10: {expected}") and "left in place" in skipped
+    assert skipped.startswith(f"Skipped {run_dir}/model-checkpoint-10: {expected}")
+    assert ("left in place" in skipped) == (damage != "missing files")
     assert f"Resuming from {run_dir}/model-checkpoint-5 (global step 5," in ran.stdout
     assert {path: os.path.getsize(path) for path in left} == left  # the damaged files are as they were
     assert checkpoints.latest_checkpoint(str(run_dir)).endswith("model-checkpoint-7")
