@@ -282,6 +282,19 @@ def _value(fv: flags.FlagValues, name: str, default):
     return fv[name].value if name in fv else default
 
 
+def fetch_data(fv: flags.FlagValues) -> None:
+    """Makes sure the data set's files are there (downloading them if allowed), without reading them.
+
+    Raises:
+        DownloadError, DataError: they are missing and cannot be downloaded.
+    """
+    if fv.dataset == "cifar10":
+        from dlfund.data import cifar10
+        cifar10.maybe_download_and_extract(fv.data_dir, download_missing=_value(fv, "download", True))
+    else:
+        mnist.local_files(data_dir(fv), fv.dataset, _value(fv, "download", True), _cli.download_progress())
+
+
 def load_data(fv: flags.FlagValues, shuffle: bool = True, sort_by_label: bool = False, seed: int = 0,
               threads: int = 0):
     """Reads the data set chosen by the data flags (``dlfund.data.mnist`` or ``cifar10``)."""
@@ -336,7 +349,7 @@ def checkpoint_to_use(run_dir: str | None, checkpoint: str) -> str:
     """
     if checkpoint:
         return checkpoint
-    found = checkpoints.newest_intact(run_dir) if run_dir else checkpoints.RunCheckpoints([], [])
+    found = checkpoints.newest_intact(run_dir, newest_only=True) if run_dir else checkpoints.RunCheckpoints([], [])
     for path, problem in found.skipped:
         print(checkpoints.skipped_line(path, problem), file=sys.stderr, flush=True)
     if not found.latest:

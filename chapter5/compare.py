@@ -112,14 +112,24 @@ def define_flags(fv: flags.FlagValues) -> None:
                              "--suite takes names from " + ", ".join(SUITES) + " (or all)", **d)
 
 
-def run_one(suite_dir: str, run: str, args: list) -> dict:
-    """Trains one configuration with chapter5.train in this process; returns its results.json (or the error)."""
-    argv = ["chapter5.train", *args, f"--logdir={suite_dir}", f"--run_name={run}", "--progress=off"]
+def train_flags(args: list) -> flags.FlagValues:
+    """``args`` parsed as chapter5.train's flags (shipped flagfiles found by name).
+
+    Raises:
+        flags.Error: a flag train does not know, or a bad value.
+    """
     fv = flags.FlagValues()
     train.define_flags(fv)
+    fv(_cli.packaged_flagfiles(["chapter5.train", *args]))
+    return fv
+
+
+def run_one(suite_dir: str, run: str, args: list) -> dict:
+    """Trains one configuration with chapter5.train in this process; returns its results.json (or the error)."""
     start = time.perf_counter()
     try:
-        code = train.main(fv(_cli.packaged_flagfiles(argv)), fv, out=io.StringIO(), signals=False)
+        fv = train_flags([*args, f"--logdir={suite_dir}", f"--run_name={run}", "--progress=off"])
+        code = train.main(["chapter5.train"], fv, out=io.StringIO(), signals=False)
     except (flags.Error, DlfundError) as e:
         return {"run": run, "error": str(e).splitlines()[0], "wall_seconds": time.perf_counter() - start}
     results_path = os.path.join(suite_dir, run, "results.json")
@@ -211,19 +221,12 @@ def suite_directory(fv: flags.FlagValues, suite: str) -> str:
 
 
 def check_data(suite: str, fv: flags.FlagValues) -> None:
-    """Reads (downloading if needed) the suite's data once, as its runs will, before any run starts.
+    """Makes sure the suite's data is there (downloading it if allowed) once, before any run starts.
 
     Raises:
         DlfundError: the data is missing and cannot be downloaded (one message for the whole suite).
     """
-    parsed = flags.FlagValues()
-    train.define_flags(parsed)
-    parsed(_cli.packaged_flagfiles(["chapter5.train", *suite_jobs(suite, fv)[0][3]]))
-    if parsed.dataset == "cifar10":
-        from dlfund.data import cifar10
-        cifar10.maybe_download_and_extract(parsed.data_dir, download_missing=parsed.download)
-    else:
-        trainer_common.load_data(parsed, shuffle=False)
+    trainer_common.fetch_data(train_flags(suite_jobs(suite, fv)[0][3]))
 
 
 def run_suite(suite: str, fv: flags.FlagValues) -> bool:

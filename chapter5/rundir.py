@@ -9,7 +9,6 @@ its whole history across resumes (read by ``chapter5.compare``).
 from __future__ import annotations
 
 import datetime
-import glob
 import json
 import os
 import platform
@@ -53,7 +52,7 @@ def check_resume(directory: str, fv: flags.FlagValues) -> None:
             start a new run (from this run's weights, where they fit).
     """
     saved_path = flagfile(directory)
-    if not os.path.exists(saved_path) or not glob.glob(os.path.join(glob.escape(directory), "model-checkpoint-*")):
+    if not os.path.exists(saved_path) or not checkpoints.candidates(directory):
         return
     saved = common.read_run_flags(saved_path)
     changed = [n for n in common.RUN_FLAGS if saved[n].value != fv[n].value]
@@ -141,8 +140,5 @@ def update_results(directory: str, new: dict, invocation: dict) -> dict:
         merged[key] = dict(sorted(seconds.items(), key=lambda item: int(item[0])))
     merged["train_seconds"] = round(sum(merged["epoch_seconds"].values()), 3)
     merged["invocations"] = [*old.get("invocations", []), invocation]
-    tmp = os.path.join(directory, "results.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(merged, f, indent=1)
-    os.replace(tmp, os.path.join(directory, "results.json"))
+    checkpoints.write_atomically(os.path.join(directory, "results.json"), json.dumps(merged, indent=1))
     return merged

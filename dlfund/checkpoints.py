@@ -216,8 +216,7 @@ def _unreadable(path: str) -> str | None:
         for tensor in reader.get_variable_to_shape_map():
             reader.get_tensor(tensor)
     except _READ_ERRORS as e:
-        first = (getattr(e, "message", None) or str(e)).strip().splitlines()[0]
-        return f"{part} is truncated or damaged ({first[:200]})"
+        return f"{part} is truncated or damaged ({_first_line(e)})"
     return None
 
 
@@ -254,39 +253,51 @@ def _state_names(run_dir: str) -> list:
     return [os.path.basename(p) for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path] if p]
 
 
-def find_checkpoints(run_dir: str) -> RunCheckpoints:
-    """Every checkpoint of ``run_dir``, checked, whatever the state file says.
+def candidates(run_dir: str) -> list:
+    """Paths of the checkpoints ``run_dir`` may hold, newest first, none of them checked.
 
-    Candidates are the checkpoints the ``checkpoint`` state file lists and the
+    They are the checkpoints the ``checkpoint`` state file lists and the
     ``model-checkpoint-*`` files present, each looked up by its base name in
     ``run_dir``: so a run directory that was moved or copied uses its own
     files, even where an older state file holds absolute paths to the original.
-
-    Returns:
-        A :class:`RunCheckpoints` (both lists empty for a missing directory).
     """
     if not os.path.isdir(run_dir):
-        return RunCheckpoints([], [])
+        return []
     names = set(_state_names(run_dir))
     for found in glob.glob(os.path.join(glob.escape(run_dir), CHECKPOINT_PREFIX + "-*")):
         base = os.path.basename(found)
         prefix = base.split(".", 1)[0] if "." in base else base
         if checkpoint_step(prefix) or prefix == CHECKPOINT_PREFIX + "-0":
             names.add(prefix)
+    return [os.path.join(run_dir, n) for n in sorted(names, key=lambda n: (checkpoint_step(n), n), reverse=True)]
+
+
+def find_checkpoints(run_dir: str, newest_only: bool = False) -> RunCheckpoints:
+    """The checkpoints of ``run_dir`` (:func:`candidates`), each checked, whatever the state file says.
+
+    Args:
+        run_dir: the run directory.
+        newest_only: stop at the newest intact checkpoint (enough to use one;
+            a training run needs them all, to keep ``max_to_keep``).
+
+    Returns:
+        A :class:`RunCheckpoints` (both lists empty for a missing directory).
+    """
     intact, damaged = [], []
-    for name in sorted(names, key=lambda n: (checkpoint_step(n), n), reverse=True):
-        path = os.path.join(run_dir, name)
+    for path in candidates(run_dir):
         problem = checkpoint_problem(path)
         if problem:
             damaged.append((path, problem))
         else:
             intact.append(path)
+            if newest_only:
+                break
     return RunCheckpoints(intact[::-1], damaged)
 
 
 def latest_checkpoint(run_dir: str) -> str | None:
     """Path prefix of the newest checkpoint in ``run_dir`` that reads back in full, or None."""
-    return find_checkpoints(run_dir).latest
+    return find_checkpoints(run_dir, newest_only=True).latest
 
 
 def skipped_line(path: str, problem: str) -> str:
@@ -300,13 +311,13 @@ def describe_damaged(damaged: Sequence[tuple]) -> str:
     return ", ".join(f"{os.path.basename(p)} ({why})" for p, why in damaged)
 
 
-def newest_intact(run_dir: str) -> RunCheckpoints:
+def newest_intact(run_dir: str, newest_only: bool = False) -> RunCheckpoints:
     """:func:`find_checkpoints`, refusing a run directory whose checkpoints are all damaged.
 
     Raises:
         NoReadableCheckpoint: checkpoint files are there but none reads back; they are left as they are.
     """
-    found = find_checkpoints(run_dir)
+    found = find_checkpoints(run_dir, newest_only)
     if found.damaged and not found.intact:
         raise NoReadableCheckpoint(run_dir, found.damaged)
     return found
@@ -366,7 +377,7 @@ def _stored_shapes(checkpoint: str) -> dict:
     try:
         return dict(tf.train.list_variables(checkpoint))
     except (tf.errors.OpError, ValueError) as e:
-        raise CheckpointError(f"{checkpoint}: not a readable checkpoint ({str(e).splitlines()[0]})") from None
+        raise CheckpointError(f"{checkpoint}: not a readable checkpoint ({_first_line(e)})") from None
 
 
 def checkpoint_names(var_names: Sequence[str], stored: dict) -> tuple[dict, set]:
@@ -490,8 +501,7 @@ def restore(sess: v1.Session, saver: v1.train.Saver, checkpoint: str) -> None:
         with sess.graph.as_default():  # Saver.restore is eager outside a graph
             saver.restore(sess, checkpoint)
     except _READ_ERRORS as e:
-        first = (getattr(e, "message", None) or str(e)).strip().splitlines()[0]
-        raise CheckpointError(f"{checkpoint}: not readable ({first[:200]})") from None
+        raise CheckpointError(f"{checkpoint}: not readable ({_first_line(e)})") from None
 
 
 class CheckpointKeeper:
@@ -539,7 +549,7 @@ class CheckpointKeeper:
                 raise RunDirError(f"{self.run_dir}: the checkpoint saved at step {global_step} does not read back "
                                   f"({problem}); the previous checkpoints are kept")
             if progress is not None:
-                _write_atomically(path + PROGRESS_SUFFIX, json.dumps(progress._asdict()))
+                write_atomically(path + PROGRESS_SUFFIX, json.dumps(progress._asdict()))
             kept = [p for p in self.kept if p != path] + [path]
             pruned = kept[:-self.max_to_keep] if self.max_to_keep else []
             names = [os.path.basename(p) for p in kept[len(pruned):]]
@@ -555,14 +565,20 @@ class CheckpointKeeper:
         return path
 
 
-def _write_atomically(path: str, text: str) -> None:
+def write_atomically(path: str, text: str) -> None:
+    """Writes ``path`` by renaming a complete temporary file over it: a reader never sees it half written."""
     with open(path + ".tmp", "w") as f:
         f.write(text)
     os.replace(path + ".tmp", path)
 
 
 def _reason(e: Exception) -> str:
-    msg = getattr(e, "message", None) or str(e)
-    if "No space left" in msg or getattr(e, "errno", None) == errno.ENOSPC:
+    if "No space left" in str(e) or getattr(e, "errno", None) == errno.ENOSPC:
         return "disk full"
-    return msg.splitlines()[0]
+    return _first_line(e)
+
+
+def _first_line(e: Exception) -> str:
+    """The first line of an error's message (TensorFlow's run to many), at most 200 characters."""
+    text = (getattr(e, "message", None) or str(e)).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__

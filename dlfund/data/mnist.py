@@ -308,6 +308,18 @@ def _read_checked(paths: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return train_images, train_labels, test_images, test_labels
 
 
+def local_files(train_dir: str, dataset: str = "mnist", download_missing: bool = True,
+                progress: Callable[[str, int, int | None], None] | None = None) -> dict:
+    """``{file name: local path}`` of a data set's four IDX files, downloading missing ones; nothing is read.
+
+    Args and raises as for :func:`read_data_sets` (whose first step this is).
+    """
+    if dataset not in SOURCES:
+        raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(SOURCES)}")
+    source = SOURCES[dataset]
+    return _local_files(source, SAMPLE_DIR if source is MNIST_SAMPLE else train_dir, download_missing, progress)
+
+
 def read_data_sets(train_dir: str, one_hot: bool = True, dataset: str = "mnist",
                    validation_size: int | None = None, shuffle: bool = True,
                    sort_by_label: bool = False, seed: int = 0, download_missing: bool = True,
@@ -334,11 +346,8 @@ def read_data_sets(train_dir: str, one_hot: bool = True, dataset: str = "mnist",
         DataError: a file is malformed or image and label counts differ.
         DownloadError: files are missing and cannot be downloaded.
     """
-    if dataset not in SOURCES:
-        raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(SOURCES)}")
-    source = SOURCES[dataset]
-    data_dir = SAMPLE_DIR if source is MNIST_SAMPLE else train_dir
-    paths = _local_files(source, data_dir, download_missing, progress)
+    paths = local_files(train_dir, dataset, download_missing, progress)
+    source, data_dir = SOURCES[dataset], os.path.dirname(paths[TRAIN_IMAGES])
     train_images, train_labels, test_images, test_labels = _read_checked(paths)
 
     if validation_size is None:
