@@ -2,6 +2,15 @@
 
 These modules own the command-line flags, signals and everything printed; the
 graphs, data readers and the training loop come from the ``dlfund`` library.
+The programs are ``train``, ``evaluate``, ``predict``, ``export``, ``compare``
+and ``benchmark``; each concern they share has one module:
+
+* ``flag_defs``: every flag, defined once;
+* ``from_flags``: what the flags build (library arguments, data, a session, a restored model);
+* ``rundir``: the run directory (lock, ``flags.cfg``, ``run_info.txt``, ``results.json``, finding runs and checkpoints);
+* ``_cli``: running a program (help, flagfiles, one line per error, flag advice for the library's errors);
+* ``progress``: what is shown while a program works;
+* ``interrupts``: Ctrl-C and SIGTERM during training.
 
 Importing this package imports TensorFlow quietly first (:func:`quiet_tensorflow`),
 so that the programs print the book's lines and not TensorFlow's start-up

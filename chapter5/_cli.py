@@ -1,32 +1,37 @@
-"""Shared plumbing of the chapter 5 programs: running a program, errors, signals, progress bars.
+"""Running a chapter 5 program: the command line, its help, its flagfiles, and one line per error.
 
 Every program defines its flags in a function ``define_flags(fv)`` and has a
 ``main(argv, fv)``; :func:`run` wires them to absl for the command line, and
 :func:`call` runs the same program in this process on a fresh ``FlagValues``
-(``chapter5.compare`` and the tests do).
+(``chapter5.compare`` and the tests do). Either way :func:`guarded` turns a
+:class:`dlfund.errors.DlfundError` into one line, ``error: ...``, and exit code
+1; :func:`command_line_message` gives the advice of the library's errors in
+terms of this program's flags (the library speaks of Python arguments).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
 import sys
 import textwrap
-import time
 import warnings
-from collections.abc import Callable, Iterator
-from typing import TextIO
+from collections.abc import Callable
 
 import tensorflow as tf
 from absl import app, flags
 from absl import logging as absl_logging
 
-from dlfund import training
-from dlfund.errors import DlfundError
-
-v1 = tf.compat.v1
+from chapter5 import interrupts, rundir
+from dlfund import checkpoints
+from dlfund.errors import (
+    CheckpointMismatch,
+    DataUnavailable,
+    DlfundError,
+    ForeignCheckpoint,
+    NoReadableCheckpoint,
+    TrainingDiverged,
+)
 
 #: Exit codes.
 EXIT_ERROR = 1
@@ -39,37 +44,57 @@ DefineFlags = Callable[[flags.FlagValues], None]
 Main = Callable[[list, flags.FlagValues], int]
 
 
-def _process_start_time() -> float:
-    """Wall-clock time at which this process started (Linux /proc; else this module's import)."""
-    try:
-        with open("/proc/self/stat") as f:
-            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/uptime") as f:
-            uptime = float(f.read().split()[0])
-        return time.time() - (uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError, IndexError):
-        return time.time()
-
-
-#: When the process started, for "start-up to first step" measurements.
-PROCESS_START = _process_start_time()
-
-def define_cli_flags(fv: flags.FlagValues) -> None:
-    """``--verbose`` and ``--debug``, which every program has."""
-    flags.DEFINE_bool("verbose", False, "Show TensorFlow's own log and warning messages (put it on the command "
-                      "line, not in a flagfile, to also see import-time messages).", flag_values=fv)
-    flags.DEFINE_bool("debug", False, "Show the Python traceback of errors instead of a one-line message.",
-                      flag_values=fv)
-
-
 class UsageError(DlfundError):
     """The command line asks for something that cannot be done (a flag value that does not fit the data)."""
+
+
+def no_arguments(argv: list) -> None:
+    """Raises :class:`UsageError` if anything but flags was given (``argv[0]`` is the program)."""
+    if len(argv) > 1:
+        raise UsageError(f"unexpected arguments {argv[1:]}; flags look like --name=value (see --helpshort)")
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> int:
     """Prints ``error: message`` to stderr and returns ``code`` (for ``return fail(...)``)."""
     print(f"error: {message}", file=sys.stderr, flush=True)
     return code
+
+
+def command_line_message(e: DlfundError, program: str, fv: flags.FlagValues) -> str:
+    """The one line a reader sees for ``e``: its problem, and its advice in terms of ``program``'s flags.
+
+    The library's errors advise in Python terms (``ModelOptions(book_output_relu=True)``);
+    here those of them that have advice get it again as flags (``--book_output_relu``),
+    from the data the error carries.
+    """
+    advice = _flag_advice(e, program, fv)
+    if advice is None:
+        return str(e)
+    return f"{e.problem}. {advice}" if advice else e.problem
+
+
+def _flag_advice(e: DlfundError, program: str, fv: flags.FlagValues) -> str | None:
+    """The advice for ``e`` in flags ("" for none), or None for an error whose own message says it all."""
+    if isinstance(e, DataUnavailable):
+        return f"{e.remedy}, or train offline on the bundled MNIST sample with --dataset=mnist_sample."
+    if isinstance(e, CheckpointMismatch):
+        if e.output_batch_norm_only:
+            return ("These are the output layer's batch norm of the book's listing (errata E1): pass "
+                    "--book_output_relu to build the network as printed.")
+        return "Check --model (and --hidden_units) against the run that wrote it."
+    if isinstance(e, ForeignCheckpoint):
+        return f"Start a new run from it with --init_checkpoint={e.checkpoint}"
+    if isinstance(e, NoReadableCheckpoint):
+        if program != "train":
+            return ""
+        new_name = os.path.relpath(e.run_dir, fv.logdir) + "_new"
+        return "To start the run over in a new run directory: " + rundir.command(
+            "train", f"--flagfile={rundir.flagfile(e.run_dir)}", f"--run_name={new_name}")
+    if isinstance(e, TrainingDiverged) and "learning_rate" in fv:
+        kept = checkpoints.latest_intact(rundir.run_dir(fv))
+        return (f"Training diverged: try a lower --learning_rate (now {fv.learning_rate:g}); the last good "
+                f"checkpoint is kept: {kept or 'none was saved yet'}")
+    return None
 
 
 def packaged_flagfiles(argv: list) -> list:
@@ -89,8 +114,14 @@ def packaged_flagfiles(argv: list) -> list:
     return out
 
 
+def program_name(main: Main) -> str:
+    """``train`` for ``chapter5.train.main`` (also when it runs as ``__main__``)."""
+    module = sys.modules.get(main.__module__)
+    return os.path.splitext(os.path.basename(getattr(module, "__file__", None) or main.__module__))[0]
+
+
 def guarded(main: Main, argv: list, fv: flags.FlagValues) -> int:
-    """Runs ``main(argv, fv)``, turning :class:`DlfundError` into one message and exit code 1."""
+    """Runs ``main(argv, fv)``, turning :class:`DlfundError` into one line and exit code 1."""
     if fv.verbose:
         tf.get_logger().setLevel(logging.INFO)
         warnings.resetwarnings()
@@ -102,17 +133,21 @@ def guarded(main: Main, argv: list, fv: flags.FlagValues) -> int:
     except DlfundError as e:
         if fv.debug:
             raise
-        return fail(str(e))
+        return fail(command_line_message(e, program_name(main), fv))
     except BrokenPipeError:
         # Output cut short (piped into head): stop quietly; point stdout at /dev/null so
         # the interpreter's final flush does not raise again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         if fv.debug:
             raise
-        print("\nInterrupted; nothing was being saved at that moment.", file=sys.stderr)
+        if isinstance(e, interrupts.StoppedAtOnce):
+            print("\nStopped by a second interrupt without saving; the previous checkpoints are kept.",
+                  file=sys.stderr)
+        else:
+            print("\nInterrupted; nothing was being saved at that moment.", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
@@ -123,7 +158,7 @@ def short_help(program: str, doc: str, define_flags: DefineFlags, width: int = 1
     """The program's description and every flag it defines, with its choices and default.
 
     absl's ``--helpshort`` lists only flags defined in the main module, and these
-    programs define theirs in shared functions (``chapter5.common``), so it would
+    programs define theirs in shared functions (``chapter5.flag_defs``), so it would
     list none; this one lists them all, wrapped between words, never inside a value.
     """
     fv = flags.FlagValues()
@@ -153,8 +188,7 @@ def run(define_flags: DefineFlags, main: Main) -> None:
     (``--help``, ``-h``) prints :func:`short_help`."""
     if any(a in HELP_ARGS for a in sys.argv[1:]):
         module = sys.modules[main.__module__]
-        program = "chapter5." + os.path.splitext(os.path.basename(module.__file__))[0]
-        sys.stdout.write(short_help(program, module.__doc__, define_flags))
+        sys.stdout.write(short_help("chapter5." + program_name(main), module.__doc__, define_flags))
         sys.exit(0)
     define_flags(flags.FLAGS)
     sys.argv = packaged_flagfiles(sys.argv)
@@ -179,152 +213,3 @@ def call(define_flags: DefineFlags, main: Main, argv: list) -> int:
               file=sys.stderr)
         return EXIT_ERROR
     return guarded(main, rest, fv)
-
-
-@contextlib.contextmanager
-def op_determinism(enabled: bool) -> Iterator[None]:
-    """TensorFlow's op determinism for the duration (it is process-wide; restored afterwards)."""
-    if not enabled:
-        yield
-        return
-    from tensorflow.python.framework import config  # the public API can only switch it on
-    was = config.is_op_determinism_enabled()
-    tf.config.experimental.enable_op_determinism()
-    try:
-        yield
-    finally:
-        if not was:
-            config.disable_op_determinism()
-
-
-@contextlib.contextmanager
-def stop_on_signals(stop: training.StopOnRequest) -> Iterator[None]:
-    """SIGINT and SIGTERM ask ``stop`` to end training at the next step; a second one stops at once.
-
-    The handlers are the process's only while the context lasts (main thread only).
-    """
-    def handler(signum: int, frame) -> None:
-        if stop.reason is not None:  # second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        stop.request(signal.Signals(signum).name)
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-def session_config(fv: flags.FlagValues) -> v1.ConfigProto:
-    """The session's thread pools, from ``--intra_op_threads`` and ``--inter_op_threads``."""
-    return v1.ConfigProto(intra_op_parallelism_threads=fv.intra_op_threads,
-                          inter_op_parallelism_threads=fv.inter_op_threads)
-
-
-@contextlib.contextmanager
-def file_writer(directory: str, graph: tf.Graph | None = None) -> Iterator[v1.summary.FileWriter]:
-    """A TensorBoard ``FileWriter`` (with the graph, if given), closed at the end whatever happens."""
-    with tf.Graph().as_default():  # FileWriter is graph-mode only
-        writer = v1.summary.FileWriter(directory, graph=graph)
-    try:
-        yield writer
-    finally:
-        writer.close()
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-class Progress:
-    """A one-line progress bar within an epoch, on a terminal only.
-
-    Shows steps done, images per second, time left and the running cost;
-    prints nothing when the stream is not a terminal (logs stay clean).
-    """
-
-    def __init__(self, total_steps: int, batch_size: int, stream: TextIO = sys.stderr,
-                 enabled: bool | None = None, width: int = 24) -> None:
-        self.total = max(1, total_steps)
-        self.batch_size = batch_size
-        self.stream = stream
-        self.enabled = stream.isatty() if enabled is None else enabled
-        self.width = width
-        self.start = time.perf_counter()
-        self._last = 0.0
-
-    def update(self, done: int, running_cost: float) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if done < self.total and now - self._last < 0.2:
-            return
-        self._last = now
-        elapsed = now - self.start
-        rate = done * self.batch_size / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - done) * elapsed / done if done else 0.0
-        filled = int(self.width * done / self.total)
-        bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(f"\r  [{bar}] {done}/{self.total} steps  {rate:7.0f} img/s  "
-                          f"ETA {format_duration(eta)}  cost {running_cost:.4f} ")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\r" + " " * (self.width + 70) + "\r")
-            self.stream.flush()
-
-
-def download_progress(stream: TextIO = sys.stderr) -> Callable[[str, int, int | None], None]:
-    """A callback for :func:`dlfund.data.mnist.read_data_sets` that shows download progress."""
-    tty = stream.isatty()
-    state = {"name": None, "last": 0.0}
-
-    def report(name: str, done: int, total: int | None) -> None:
-        now = time.perf_counter()
-        finished = total is not None and done >= total
-        if name != state["name"]:
-            state["name"] = name
-            if not tty:
-                stream.write(f"Downloading {name} ...\n")
-        if tty and (finished or now - state["last"] > 0.2):
-            state["last"] = now
-            pct = f"{100.0 * done / total:5.1f}%" if total else f"{done / 1e6:.1f} MB"
-            stream.write(f"\rDownloading {name}: {pct}")
-            if finished:
-                stream.write("\n")
-            stream.flush()
-
-    return report
-
-
-class ProgressHook(training.Hook):
-    """Shows a :class:`Progress` bar for each epoch; closes it before anything is printed at a display step."""
-
-    def __init__(self, batch_size: int, mode: str = "auto", stream: TextIO = sys.stderr) -> None:
-        self.batch_size, self.stream = batch_size, stream
-        self.enabled = None if mode == "auto" else mode == "on"
-        self.bar: Progress | None = None
-
-    def begin_epoch(self, state: training.TrainState, steps: int) -> None:
-        self.bar = Progress(steps, self.batch_size, self.stream, self.enabled)
-        self.steps = 0
-
-    def after_step(self, state: training.TrainState, cost: float) -> None:
-        self.steps += 1
-        self.bar.update(self.steps, state.epoch_cost / state.epoch_steps)
-
-    def display(self, state: training.TrainState, avg_cost: float, validation_error: float | None) -> None:
-        self.close()
-
-    def end_epoch(self, state: training.TrainState) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None

@@ -37,6 +37,7 @@ It prints a table and writes it as JSON (``--json``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -45,13 +46,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
 from absl import flags
 
-from chapter5 import _cli
+from chapter5 import _cli, flag_defs, from_flags
 from dlfund import checkpoints, keras_models, training
 from dlfund.data import mnist
 from dlfund.graph import build_graph
@@ -60,20 +61,18 @@ from dlfund.models import get_model
 v1 = tf.compat.v1
 
 def define_flags(fv: flags.FlagValues) -> None:
-    _cli.define_cli_flags(fv)
+    flag_defs.define_cli_flags(fv)
+    flag_defs.define_quick(fv)
+    flag_defs.define_eval_batch_size(fv)
+    flag_defs.define_threads(fv)
     d = dict(flag_values=fv)
-    flags.DEFINE_bool("quick", False, "Tiny sizes, for the test: numbers are not meaningful.", **d)
     flags.DEFINE_float("seconds", 12.0, "Measuring time per training-throughput figure and framework, split "
                        "over --rounds (after warm-up).", lower_bound=0.1, **d)
     flags.DEFINE_list("batch_sizes", ["100", "50"], "Training batch sizes to measure.", **d)
-    flags.DEFINE_integer("eval_batch_size", 1000, "Evaluation batch size.", lower_bound=1, **d)
     flags.DEFINE_string("json", "benchmark.json", "Where to write the results as JSON ('' = do not write).", **d)
     flags.DEFINE_string("epoch_dataset", "mnist_sample", "Data set of the full-epoch run (fashion_mnist or mnist "
                         "for a 55,000-image epoch like mnist_conv.cfg's; mnist_sample offline).", **d)
     flags.DEFINE_string("epoch_data_dir", "data", "--data_dir of the full-epoch run.", **d)
-    flags.DEFINE_integer("intra_op_threads", 0, "Threads inside one op (0 = TensorFlow's choice).", lower_bound=0, **d)
-    flags.DEFINE_integer("inter_op_threads", 1, "Ops run in parallel (0 = TensorFlow's choice; 1 measured fastest for "
-                         "these sequential networks, see docs/performance.md).", lower_bound=0, **d)
     flags.DEFINE_bool("keras", True, "Also measure the plain-Keras baseline.", **d)
     flags.DEFINE_integer("trace_steps", 10, "Traced training steps for the time breakdown (0 = skip).",
                          lower_bound=0, **d)
@@ -100,24 +99,45 @@ def mnist_conv_flops() -> dict:
     return {"forward": forward, "backward": backward, "total": forward + backward}
 
 
+@contextlib.contextmanager
+def initialized(model: str, config: v1.ConfigProto, **build_args) -> Iterator[tuple]:
+    """``(graph, session)`` of ``model`` built with seed 0 and no image summaries, its variables initialized.
+
+    The session is not made the default (as ``with Session()`` would): Keras, measured beside it, runs eagerly.
+    """
+    g = build_graph(get_model(model), seed=0, summary_images=False, **build_args)
+    sess = v1.Session(graph=g.graph, config=config)
+    try:
+        sess.run(g.init_op)
+        yield g, sess
+    finally:
+        sess.close()
+
+
 class DlfundTrainer:
     """chapter5.train's step: ``next_batch`` and :func:`dlfund.training.train_step`."""
 
     def __init__(self, train: mnist.DataSet, batch_size: int, config: v1.ConfigProto,
                  fast_matmul_grad: bool = False) -> None:
         self.train, self.batch_size = train, batch_size
-        self.g = build_graph(get_model("mnist_conv"), seed=0, summary_images=False, fast_matmul_grad=fast_matmul_grad)
-        self.sess = v1.Session(graph=self.g.graph, config=config)
-        self.sess.run(self.g.init_op)
+        self._open = contextlib.ExitStack()
+        self.g, self.sess = self._open.enter_context(initialized("mnist_conv", config,
+                                                                 fast_matmul_grad=fast_matmul_grad))
 
     def step(self, run_metadata: v1.RunMetadata | None = None) -> int:
-        """One training step (:func:`dlfund.training.train_step`); with ``run_metadata``, traced into it."""
+        """One training step (:func:`dlfund.training.train_step`); with ``run_metadata``, the same step traced
+        into it (TensorFlow's FULL_TRACE)."""
         minibatch_x, minibatch_y = self.train.next_batch(self.batch_size)
-        training.train_step(self.sess, self.g, minibatch_x, minibatch_y, 0.5, run_metadata=run_metadata)
+        if run_metadata is None:
+            training.train_step(self.sess, self.g, minibatch_x, minibatch_y, 0.5)
+        else:
+            self.sess.run([self.g.train_op, self.g.cost],
+                          training.train_feed(self.g, minibatch_x, minibatch_y, 0.5), run_metadata=run_metadata,
+                          options=v1.RunOptions(trace_level=v1.RunOptions.FULL_TRACE))
         return self.batch_size
 
     def close(self) -> None:
-        self.sess.close()
+        self._open.close()
 
 
 #: Op kinds of the time breakdown, by a substring of the executed op's type (first match wins;
@@ -170,9 +190,7 @@ def step_breakdown(trainer: DlfundTrainer, steps: int, step_fraction_of_roofline
 
 def dlfund_eval_throughput(test: mnist.DataSet, batch_size: int, repeats: int, config: v1.ConfigProto) -> float:
     """Images/s of :func:`dlfund.training.evaluate_set` over the test set."""
-    g = build_graph(get_model("mnist_conv"), seed=0, with_training=False, summary_images=False)
-    with v1.Session(graph=g.graph, config=config) as sess:
-        sess.run(g.init_op)
+    with initialized("mnist_conv", config, with_training=False) as (g, sess):
         training.evaluate_set(sess, g, test, batch_size)  # warm-up
         start = time.perf_counter()
         for _ in range(repeats):
@@ -291,10 +309,8 @@ class Roofline:
 def checkpoint_save_cost(saves: int, config: v1.ConfigProto) -> dict:
     """Seconds per checkpoint of ``mnist_conv`` with Adam: the Saver's write alone, and
     :class:`dlfund.checkpoints.CheckpointKeeper`'s save (write, read back in full, state file), alternated."""
-    g = build_graph(get_model("mnist_conv"), seed=0, summary_images=False)
     raw, kept = [], []
-    with v1.Session(graph=g.graph, config=config) as sess, tempfile.TemporaryDirectory() as d:
-        sess.run(g.init_op)
+    with initialized("mnist_conv", config) as (g, sess), tempfile.TemporaryDirectory() as d:
         keeper = checkpoints.CheckpointKeeper(g.saver, os.path.join(d, "kept"))
         os.makedirs(keeper.run_dir)
         for step in range(1, saves + 2):  # the first pair is warm-up
@@ -319,10 +335,8 @@ def checkpoint_sizes(config: v1.ConfigProto) -> dict:
     """Megabytes of one checkpoint (weights and optimizer slots) per (model, optimizer) of the flagfiles."""
     sizes = {}
     for model, optimizer in CHECKPOINTED:
-        g = build_graph(get_model(model), optimizer=optimizer, sparse_labels=model.startswith("cifar"),
-                        summary_images=False)
-        with v1.Session(graph=g.graph, config=config) as sess, tempfile.TemporaryDirectory() as d:
-            sess.run(g.init_op)
+        with initialized(model, config, optimizer=optimizer, sparse_labels=model.startswith("cifar")) as (g, sess), \
+                tempfile.TemporaryDirectory() as d:
             with g.graph.as_default():
                 path = g.saver.save(sess, os.path.join(d, "model-checkpoint"), global_step=1,
                                     write_meta_graph=False)
@@ -357,12 +371,10 @@ def memory_bandwidth(megabytes: float, seconds: float, config: v1.ConfigProto) -
 
 def cifar_train_throughput(model: str, steps: int, config: v1.ConfigProto, batch_size: int = 128) -> float:
     """Images/s of the CIFAR-10 training step alone (random pre-made batches fed)."""
-    g = build_graph(get_model(model), sparse_labels=True, seed=0, summary_images=False, learning_rate=1e-3)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch_size, 24, 24, 3), dtype=np.float32)
     y = rng.integers(0, 10, batch_size).astype(np.int32)
-    with v1.Session(graph=g.graph, config=config) as sess:
-        sess.run(g.init_op)
+    with initialized(model, config, sparse_labels=True, learning_rate=1e-3) as (g, sess):
         for _ in range(3):
             training.train_step(sess, g, x, y, 0.5)
         start = time.perf_counter()
@@ -473,10 +485,9 @@ def measure_epoch(fv: flags.FlagValues, config: v1.ConfigProto, results: dict) -
 
 
 def main(argv: list, fv: flags.FlagValues) -> int:
-    if len(argv) > 1:
-        raise _cli.UsageError(f"unexpected arguments {argv[1:]}")
+    _cli.no_arguments(argv)
     quick = fv.quick
-    config = _cli.session_config(fv)
+    config = from_flags.session_config(fv)
     data = mnist.read_data_sets("", dataset="mnist_sample")
     results = {"machine": {"python": platform.python_version(), "tensorflow": tf.__version__,
                            "platform": platform.platform(), "cpus": os.cpu_count(),

@@ -30,8 +30,7 @@ import time
 import tensorflow as tf
 from absl import flags
 
-from chapter5 import _cli, train
-from chapter5 import common as trainer_common
+from chapter5 import _cli, flag_defs, from_flags, train
 from dlfund.errors import DlfundError
 
 #: suite -> (description, common flags, [(run name, flags)]). Learning rates are each
@@ -90,18 +89,18 @@ OFFLINE_SUITES = [s for s in SUITES if s != "cifar_batch_norm"]
 
 
 def define_flags(fv: flags.FlagValues) -> None:
-    _cli.define_cli_flags(fv)
+    flag_defs.define_cli_flags(fv)
+    flag_defs.define_logdir(fv)
+    flag_defs.define_data_flags(fv, ("dataset", "data_dir"))
+    fv.set_default("dataset", "mnist_sample")  # the MNIST suites run offline unless told otherwise
+    flag_defs.define_threads(fv)
+    flag_defs.define_deterministic(fv)
+    flag_defs.define_quick(fv)
     d = dict(flag_values=fv)
     flags.DEFINE_list("suite", None, "Suite(s) to run, comma-separated, from: " + ", ".join(SUITES)
                       + "; 'all' runs every offline suite.", **d)
     flags.DEFINE_integer("seeds", 1, "Runs per configuration with seeds 0..N-1 (mean and std in the table).",
                          lower_bound=1, **d)
-    flags.DEFINE_bool("quick", False, "Smoke run: 3 steps per run, into --logdir/<suite>_quick (its numbers "
-                      "are not results).", **d)
-    flags.DEFINE_string("logdir", "logs", "Parent of the suite directories.", **d)
-    flags.DEFINE_string("dataset", "mnist_sample", "Data set for the MNIST suites (mnist_sample runs offline).", **d)
-    flags.DEFINE_string("data_dir", "data", "Data directory, passed to chapter5.train.", **d)
-    flags.DEFINE_bool("deterministic", False, "Pass --deterministic to every run (TF op determinism).", **d)
     flags.DEFINE_string("report", "", "Also write every suite's table, with the command that made it, into this "
                         "Markdown file (docs/experiments_tables.md is made this way).", **d)
     flags.DEFINE_integer("jobs", 1, "Runs at once (threads of this process). Timings are only comparable with 1.",
@@ -129,9 +128,13 @@ def run_one(suite_dir: str, run: str, args: list) -> dict:
     start = time.perf_counter()
     try:
         fv = train_flags([*args, f"--logdir={suite_dir}", f"--run_name={run}", "--progress=off"])
-        code = train.main(["chapter5.train"], fv, out=io.StringIO(), signals=False)
-    except (flags.Error, DlfundError) as e:
+    except flags.Error as e:
         return {"run": run, "error": str(e).splitlines()[0], "wall_seconds": time.perf_counter() - start}
+    try:
+        code = train.main(["chapter5.train"], fv, out=io.StringIO(), signals=False, started=time.time())
+    except DlfundError as e:
+        error = _cli.command_line_message(e, "train", fv)
+        return {"run": run, "error": error.splitlines()[0], "wall_seconds": time.perf_counter() - start}
     results_path = os.path.join(suite_dir, run, "results.json")
     if code != 0 or not os.path.exists(results_path):
         return {"run": run, "error": f"exit code {code}", "wall_seconds": time.perf_counter() - start}
@@ -153,7 +156,7 @@ SMOKE_NOTE = ("**Smoke run** (`--quick`: 3 training steps per run). It shows tha
               "numbers are not results.")
 
 
-def summarize(suite: str, description: str, configs: list, rows: list, suite_dir: str, common: list,
+def summarize(suite: str, description: str, configs: list, rows: list, suite_dir: str, common_flags: list,
               quick: bool = False) -> str:
     """Writes results.md and results.csv; returns the Markdown table.
 
@@ -171,7 +174,7 @@ def summarize(suite: str, description: str, configs: list, rows: list, suite_dir
                              " ".join(f"{c:.4f}" for c in r.get("cost", [])), r.get("error", "")])
     lines = [f"# Suite `{suite}`" + (" (smoke run)" if quick else ""), "", description + ".", "",
              *([SMOKE_NOTE, ""] if quick else []),
-             f"Common flags: `{' '.join(common)}`", "",
+             f"Common flags: `{' '.join(common_flags)}`", "",
              "| run | flags | test accuracy | test cost | train time (s) | cost per epoch | seeds |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, args in configs:
@@ -197,10 +200,12 @@ def summarize(suite: str, description: str, configs: list, rows: list, suite_dir
 
 def suite_jobs(suite: str, fv: flags.FlagValues) -> list:
     """The runs of a suite: (config name, seed, run name, chapter5.train flags) each."""
-    _, common, configs = SUITES[suite]
+    _, common_flags, configs = SUITES[suite]
     base = [f"--data_dir={fv.data_dir}"]
     if suite != "cifar_batch_norm":
         base.append(f"--dataset={fv.dataset}")
+    # The session flags go to every run as given (determinism itself is switched on once, in main).
+    base += [fv[n].serialize() for n in ("intra_op_threads", "inter_op_threads") if not fv[n].using_default_value]
     if fv.deterministic:
         base.append("--deterministic")
     quick = ["--max_steps=3", "--training_epochs=1", "--eval_batch_size=500"] if fv.quick else []
@@ -210,7 +215,7 @@ def suite_jobs(suite: str, fv: flags.FlagValues) -> list:
             run = name if fv.seeds == 1 else f"{name}_seed{seed}"
             # Later flags win: a run's own flags override the suite's, the data flags override a
             # flagfile's, and --quick and --extra override everything.
-            jobs.append((name, seed, run, [*common, *args, *base, f"--seed={seed}", *quick, *fv.extra]))
+            jobs.append((name, seed, run, [*common_flags, *args, *base, f"--seed={seed}", *quick, *fv.extra]))
     return jobs
 
 
@@ -226,12 +231,12 @@ def check_data(suite: str, fv: flags.FlagValues) -> None:
     Raises:
         DlfundError: the data is missing and cannot be downloaded (one message for the whole suite).
     """
-    trainer_common.fetch_data(train_flags(suite_jobs(suite, fv)[0][3]))
+    from_flags.fetch_data(train_flags(suite_jobs(suite, fv)[0][3]))
 
 
 def run_suite(suite: str, fv: flags.FlagValues) -> bool:
     """Runs every job of a suite (``--jobs`` at once), prints and writes its table; True if all succeeded."""
-    description, common, configs = SUITES[suite]
+    description, common_flags, configs = SUITES[suite]
     directory = suite_directory(fv, suite)
     print(f"Suite {suite}: {description}." + (f" Smoke run (--quick), in {directory}." if fv.quick else ""))
     check_data(suite, fv)
@@ -248,7 +253,7 @@ def run_suite(suite: str, fv: flags.FlagValues) -> bool:
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=fv.jobs) as pool:
         rows = list(pool.map(one, suite_jobs(suite, fv)))
-    table = summarize(suite, description, configs, rows, directory, common, quick=fv.quick)
+    table = summarize(suite, description, configs, rows, directory, common_flags, quick=fv.quick)
     print(table)
     print(f"Wrote {os.path.join(directory, 'results.md')} and results.csv; "
           f"curves: tensorboard --logdir {shlex.quote(directory)}")
@@ -256,11 +261,10 @@ def run_suite(suite: str, fv: flags.FlagValues) -> bool:
 
 
 def main(argv: list, fv: flags.FlagValues) -> int:
-    if len(argv) > 1:
-        raise _cli.UsageError(f"unexpected arguments {argv[1:]}")
+    _cli.no_arguments(argv)
     suites = OFFLINE_SUITES if "all" in fv.suite else list(fv.suite)
     # Determinism is process-wide: switched on once here, not by each (possibly concurrent) run.
-    with _cli.op_determinism(fv.deterministic):
+    with from_flags.op_determinism(fv.deterministic):
         ok = [run_suite(s, fv) for s in suites]
     if fv.report:
         write_report(fv.report, suites, fv)

@@ -26,15 +26,15 @@ import shlex
 import numpy as np
 from absl import flags
 
-from chapter5 import _cli, common
+from chapter5 import _cli, flag_defs, from_flags, rundir
 from dlfund import analysis, summaries, training
 from dlfund.errors import DataError
 
 
 def define_flags(fv: flags.FlagValues) -> None:
-    common.define_trained_model_flags(fv)
+    flag_defs.define_trained_model_flags(fv)
+    flag_defs.define_eval_batch_size(fv)
     d = dict(flag_values=fv)
-    flags.DEFINE_integer("eval_batch_size", 1000, "Batch size for evaluation.", lower_bound=1, **d)
     flags.DEFINE_integer("projector_examples", 2000, "Test images in the embedding projector (0 = none).",
                          lower_bound=0, **d)
     flags.DEFINE_integer("misclassified_images", 24, "Misclassified test images written to TensorBoard.",
@@ -42,12 +42,11 @@ def define_flags(fv: flags.FlagValues) -> None:
 
 
 def main(argv: list, fv: flags.FlagValues) -> int:
-    if len(argv) > 1:
-        raise _cli.UsageError(f"unexpected arguments {argv[1:]}")
-    run_dir, _ = common.trained_model_dir(fv)
-    data = common.load_data(fv, shuffle=False)
-    path = common.checkpoint_to_use(run_dir, fv.checkpoint)
-    g, sess, note = common.build_and_restore(fv, path)
+    _cli.no_arguments(argv)
+    run_dir, _ = rundir.trained_model_dir(fv)
+    data = from_flags.load_data(fv, shuffle=False)
+    path = rundir.checkpoint_to_use(run_dir, fv.checkpoint)
+    g, sess, note = from_flags.build_and_restore(fv, path)
     with sess:
         step = int(sess.run(g.global_step))
         test = training.evaluate_set(sess, g, data.test, fv.eval_batch_size,
@@ -79,7 +78,7 @@ def write_eval_summaries(run_dir: str, fv: flags.FlagValues, data, input_shape, 
     names = data.source.class_names
     display = analysis.display_images(data.test.images, input_shape)
     wrong = np.flatnonzero(predicted != truth)[:fv.misclassified_images]
-    with _cli.file_writer(eval_dir) as writer:
+    with summaries.file_writer(eval_dir) as writer:
         scalars = {"test accuracy": test.accuracy, "test cost": test.cost}
         scalars.update({f"per-class accuracy/{names[i]}": a for i, a in enumerate(analysis.per_class_accuracy(cm))})
         writer.add_summary(summaries.scalar_summary(scalars), step)

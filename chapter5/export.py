@@ -31,7 +31,7 @@ import tempfile
 import tensorflow as tf
 from absl import flags
 
-from chapter5 import _cli, common
+from chapter5 import _cli, flag_defs, from_flags, rundir
 from dlfund import keras_models
 from dlfund.errors import DlfundError
 
@@ -47,7 +47,7 @@ HOW_TO_LOAD = {
 
 
 def define_flags(fv: flags.FlagValues) -> None:
-    common.define_trained_model_flags(fv, data_flags=())
+    flag_defs.define_trained_model_flags(fv, data_flags=())
     d = dict(flag_values=fv)
     flags.DEFINE_enum("format", "keras", FORMATS, "keras: a .keras file; saved_model: a SavedModel directory "
                       "with a serving_default signature; tflite: a .tflite file.", **d)
@@ -56,12 +56,11 @@ def define_flags(fv: flags.FlagValues) -> None:
 
 
 def main(argv: list, fv: flags.FlagValues) -> int:
-    if len(argv) > 1:
-        raise _cli.UsageError(f"unexpected arguments {argv[1:]}")
-    run_dir, saved = common.trained_model_dir(fv)
+    _cli.no_arguments(argv)
+    run_dir, saved = rundir.trained_model_dir(fv)
     keep_prob = saved.keep_prob if saved is not None else 0.5
-    path = common.checkpoint_to_use(run_dir, fv.checkpoint)
-    options = common.model_options(fv)
+    path = rundir.checkpoint_to_use(run_dir, fv.checkpoint)
+    options = from_flags.model_options(fv)
     model = keras_models.keras_model(fv.model, options, keep_prob=keep_prob)
     note = keras_models.load_checkpoint(model, path)
     served = keras_models.probability_model(model)

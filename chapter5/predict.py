@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags
 
-from chapter5 import _cli, common
+from chapter5 import _cli, flag_defs, from_flags, rundir
 from dlfund import analysis, digits
 from dlfund.data.mnist import SOURCES
 from dlfund.errors import DataError, DlfundError
@@ -32,7 +32,7 @@ from dlfund.models import get_model
 
 
 def define_flags(fv: flags.FlagValues) -> None:
-    common.define_trained_model_flags(fv, data_flags=("dataset",))
+    flag_defs.define_trained_model_flags(fv, data_flags=("dataset",))
     d = dict(flag_values=fv)
     flags.DEFINE_string("save_preprocessed", "", "Directory to write each 28x28 network input as PNG.", **d)
     flags.DEFINE_string("plot", "", "PNG file for a figure of the images beside their probability bars "
@@ -87,13 +87,13 @@ def main(argv: list, fv: flags.FlagValues) -> int:
         except ImportError:
             raise _cli.UsageError('--plot needs matplotlib, which is not installed: pip install -e ".[plot]" '
                                   "(or pip install matplotlib)") from None
-    run_dir, _ = common.trained_model_dir(fv)
+    run_dir, _ = rundir.trained_model_dir(fv)
     if get_model(fv.model).input_shape != (784,):
         raise _cli.UsageError(f"{run_dir} holds a {fv.model} model; predict reads digits for MNIST-format models")
     images = digits.list_images(paths)
     if not images:
         raise _cli.UsageError(f"no PNG, JPEG, GIF or BMP files in {', '.join(paths)}")
-    g, sess, _ = common.build_and_restore(fv, common.checkpoint_to_use(run_dir, fv.checkpoint))
+    g, sess, _ = from_flags.build_and_restore(fv, rundir.checkpoint_to_use(run_dir, fv.checkpoint))
     class_names = SOURCES[fv.dataset].class_names if fv.dataset in SOURCES else [str(i) for i in range(10)]
     if fv.save_preprocessed:
         os.makedirs(fv.save_preprocessed, exist_ok=True)

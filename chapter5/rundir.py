@@ -1,14 +1,25 @@
-"""What a run directory holds besides checkpoints and events: ``flags.cfg``, ``run_info.txt``, ``results.json``.
+"""A run directory, ``--logdir/<run_name>/``: every file in it but the checkpoints and the events, in one place.
 
-``flags.cfg`` is the run's resolved flags (``--flagfile=logs/<run>/flags.cfg``
-repeats or extends the run); ``run_info.txt`` says what the run is and how to
-resume, evaluate and look at it; ``results.json`` holds the run's numbers,
-its whole history across resumes (read by ``chapter5.compare``).
+* ``flags.cfg`` (:data:`FLAGS_FILE`): the run's resolved flags, an absl
+  flagfile (``--flagfile=logs/<run>/flags.cfg`` repeats or extends the run),
+  written and read here only;
+* ``run_info.txt``: what the run is, the command that reproduces it, and how
+  to resume, evaluate and look at it;
+* ``results.json``: the run's numbers, its whole history across resumes (read by
+  ``chapter5.compare``);
+* ``run.lock``: the pid of the process training into the directory.
+
+This module also finds runs (:func:`list_runs`, :func:`trained_model_dir`) and
+chooses the checkpoint a program uses (:func:`checkpoint_to_use`). The
+checkpoint files themselves are ``dlfund.checkpoints``'s. The run directory is
+the command-line programs' record of a run (an absl flagfile, commands to
+paste), which is why this module lives in ``chapter5`` and not in the library.
 """
 
 from __future__ import annotations
 
 import datetime
+import glob
 import json
 import os
 import platform
@@ -19,9 +30,17 @@ import tensorflow as tf
 from absl import flags
 
 import dlfund
-from chapter5 import common
+from chapter5 import flag_defs, from_flags, progress
 from dlfund import checkpoints
-from dlfund.errors import RunDirError
+from dlfund.errors import CheckpointError, RunDirError
+
+FLAGS_FILE = "flags.cfg"
+RUN_INFO_FILE = "run_info.txt"
+RESULTS_FILE = "results.json"
+LOCK_FILE = "run.lock"
+
+#: Flags left out of the command that reproduces a run: they change only what is shown.
+DISPLAY_FLAGS = ("verbose", "debug", "progress")
 
 
 def run_dir(fv: flags.FlagValues) -> str:
@@ -31,7 +50,7 @@ def run_dir(fv: flags.FlagValues) -> str:
 
 def flagfile(directory: str) -> str:
     """The run's saved flags, ``<run dir>/flags.cfg``."""
-    return os.path.join(directory, "flags.cfg")
+    return os.path.join(directory, FLAGS_FILE)
 
 
 def command(program: str, *args: str) -> str:
@@ -42,30 +61,154 @@ def command(program: str, *args: str) -> str:
     return " ".join(["python", "-m", f"chapter5.{program}", *(shlex.quote(a) for a in args)])
 
 
-def check_resume(directory: str, fv: flags.FlagValues) -> None:
-    """Refuses to resume a run with flags that would change what the run is (:data:`common.RUN_FLAGS`).
+# --- The lock ---------------------------------------------------------------------------------------------
 
-    Only a run directory that holds checkpoints is checked: anything else starts a new run.
+
+class RunDirInUse(RunDirError):
+    """Another live process trains into the run directory.
+
+    Attributes:
+        pid: that process's id.
+        lock_file: the lock file naming it.
+    """
+
+    def __init__(self, directory: str, pid: int, lock_file: str) -> None:
+        self.pid, self.lock_file = pid, lock_file
+        super().__init__(f"{directory} is in use by another training run (pid {pid}, lock file {lock_file})",
+                         "Wait for it to finish, stop it, or choose another --run_name", directory)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunDirLock:
+    """Exclusive use of a run directory by one process (a context manager).
+
+    Args:
+        directory: the run directory, created if needed, then locked.
 
     Raises:
-        RunDirError: one message with the saved and the given values, and how to
-            start a new run (from this run's weights, where they fit).
+        RunDirInUse: another live process holds the lock (a lock left by a dead process is taken over).
+        RunDirError: the directory cannot be created or written.
     """
-    saved_path = flagfile(directory)
-    if not os.path.exists(saved_path) or not checkpoints.candidates(directory):
-        return
-    saved = common.read_run_flags(saved_path)
-    changed = [n for n in common.RUN_FLAGS if saved[n].value != fv[n].value]
-    if not changed:
-        return
-    was = " ".join(saved[n].serialize() for n in changed)
-    now = " ".join(fv[n].serialize() for n in changed)
-    message = (f"{directory} was trained with {was}; this command gives {now}. A resume keeps the flags that define "
-               "the run (network, data set and split, batch size, optimizer): for a new run choose another --run_name")
-    latest = checkpoints.latest_checkpoint(directory)
-    if latest and not set(changed) & set(common.SHAPE_FLAGS):
-        message += f", and to start it from this run's weights on purpose add --init_checkpoint={latest}"
-    raise RunDirError(message)
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.path = os.path.join(directory, LOCK_FILE)
+        self.took_over_from: int | None = None
+        self._held = False
+
+    def acquire(self) -> None:
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+        except OSError as e:
+            raise RunDirError(f"{self.directory}: cannot create the run directory ({e.strerror or e})",
+                              path=self.directory) from None
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                owner = self._owner()
+                if owner is not None and owner != os.getpid() and _pid_alive(owner):
+                    raise RunDirInUse(self.directory, owner, self.path) from None
+                self.took_over_from = owner
+                try:
+                    os.remove(self.path)  # stale: its owner is gone
+                except FileNotFoundError:
+                    pass
+                continue
+            except OSError as e:
+                raise RunDirError(f"{self.directory}: not writable ({e.strerror or e})", "Choose another --logdir",
+                                  self.directory) from None
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{os.getpid()}\n")
+            self._held = True
+            return
+        raise RunDirError(f"{self.path}: could not take the lock", path=self.directory)
+
+    def _owner(self) -> int | None:
+        try:
+            with open(self.path) as f:
+                return int(f.read().strip() or 0) or None
+        except (OSError, ValueError):
+            return None
+
+    def release(self) -> None:
+        if self._held and self._owner() == os.getpid():
+            try:
+                os.remove(self.path)
+            except OSError:
+                pass
+        self._held = False
+
+    def __enter__(self) -> RunDirLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+# --- flags.cfg --------------------------------------------------------------------------------------------
+
+
+def saved_flags_text(fv: flags.FlagValues) -> str:
+    """The run's resolved training flags, one ``--name=value`` per line (a reusable flagfile)."""
+    scratch = flags.FlagValues()
+    flag_defs.define_training_flags(scratch)
+    names = sorted(n for n in scratch if n not in flag_defs.UNSAVED_FLAGS)
+    return "".join((fv[n].serialize() if fv[n].value is not None else f"--{n}=") + "\n" for n in names)
+
+
+def read_flags(path: str) -> flags.FlagValues:
+    """A run's ``flags.cfg`` (or a shipped flagfile) parsed by absl into fresh training flags.
+
+    Raises:
+        RunDirError: the file cannot be read or holds flags that are not valid.
+    """
+    fv = flags.FlagValues()
+    flag_defs.define_training_flags(fv)
+    try:
+        fv([FLAGS_FILE, f"--flagfile={path}"])
+    except flags.Error as e:
+        raise RunDirError(f"{path}: not a readable flags file ({e})", path=os.path.dirname(path)) from None
+    return fv
+
+
+def apply_run_flags(fv: flags.FlagValues, directory: str,
+                    names=flag_defs.MODEL_FLAGS + flag_defs.DATA_FLAGS) -> flags.FlagValues | None:
+    """Sets the model and data flags from ``directory/flags.cfg`` unless given on the command line.
+
+    Returns:
+        The run's saved flags (:func:`read_flags`), or None if the run directory has no flags.cfg.
+    """
+    path = flagfile(directory)
+    if not os.path.exists(path):
+        return None
+    saved = read_flags(path)
+    for name in names:
+        if name in fv and not fv[name].present:
+            setattr(fv, name, saved[name].value)
+    return saved
+
+
+def reproducing_command(fv: flags.FlagValues) -> str:
+    """The ``chapter5.train`` command with every flag this run was given, whatever gave it.
+
+    The flags come from ``fv``, not from ``sys.argv``: a run that
+    ``chapter5.compare`` trains in its own process is recorded by its own
+    flags, not by the command that started compare.
+    """
+    given = [fv[n].serialize() for n in sorted(fv)
+             if n == fv[n].name and not fv[n].using_default_value and n not in DISPLAY_FLAGS]
+    return command("train", *given)
 
 
 def write_run_files(directory: str, fv: flags.FlagValues, resumed_from: str | None) -> None:
@@ -82,7 +225,7 @@ def write_run_files(directory: str, fv: flags.FlagValues, resumed_from: str | No
         f"last started {datetime.datetime.now().isoformat(timespec='seconds')} ({started})",
         f"TensorFlow {tf.__version__}, Python {platform.python_version()}, {platform.platform()}",
         f"seed {fv.seed}; deterministic ops {'on' if fv.deterministic else 'off'}",
-        "command: python -m chapter5.train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "command: " + reproducing_command(fv),
         "",
         "resume or extend: " + command("train", f"--flagfile={saved}") + " [--training_epochs=N]",
         "evaluate:         " + command("evaluate", *run_args),
@@ -91,17 +234,115 @@ def write_run_files(directory: str, fv: flags.FlagValues, resumed_from: str | No
     ]
     try:
         with open(saved, "w") as f:
-            f.write(common.saved_flags_text(fv))
-        with open(os.path.join(directory, "run_info.txt"), "w") as f:
+            f.write(saved_flags_text(fv))
+        with open(os.path.join(directory, RUN_INFO_FILE), "w") as f:
             f.write("\n".join(info) + "\n")
     except OSError as e:
-        raise RunDirError(f"{directory}: not writable ({e.strerror or e}); choose another --logdir") from None
+        raise RunDirError(f"{directory}: not writable ({e.strerror or e})", "Choose another --logdir",
+                          directory) from None
+
+
+def check_resume(directory: str, fv: flags.FlagValues) -> None:
+    """Refuses to resume a run with flags that would change what the run is (:data:`flag_defs.RUN_FLAGS`).
+
+    Only a run directory that holds checkpoints is checked: anything else starts a new run.
+
+    Raises:
+        RunDirError: one message with the saved and the given values, and how to
+            start a new run (from this run's weights, where they fit).
+    """
+    saved_path = flagfile(directory)
+    if not os.path.exists(saved_path) or not checkpoints.candidates(directory):
+        return
+    saved = read_flags(saved_path)
+    changed = [n for n in flag_defs.RUN_FLAGS if saved[n].value != fv[n].value]
+    if not changed:
+        return
+    was = " ".join(saved[n].serialize() for n in changed)
+    now = " ".join(fv[n].serialize() for n in changed)
+    advice = "for a new run choose another --run_name"
+    latest = checkpoints.latest_intact(directory)
+    if latest and not set(changed) & set(flag_defs.SHAPE_FLAGS):
+        advice += f", and to start it from this run's weights on purpose add --init_checkpoint={latest}"
+    raise RunDirError(f"{directory} was trained with {was}; this command gives {now}", "A resume keeps the flags "
+                      f"that define the run (network, data set and split, batch size, optimizer): {advice}", directory)
+
+
+# --- Finding a trained run and its checkpoint --------------------------------------------------------------
+
+
+def list_runs(logdir: str) -> list:
+    """The run directories under ``logdir`` (those with a flags.cfg), as run names, to two levels (suites)."""
+    runs = []
+    for depth in ("*", os.path.join("*", "*")):
+        for found in glob.glob(os.path.join(glob.escape(logdir), depth, FLAGS_FILE)):
+            runs.append(os.path.relpath(os.path.dirname(found), logdir))
+    return sorted(runs)
+
+
+def _no_such_run(fv: flags.FlagValues, problem: str) -> RunDirError:
+    runs = list_runs(fv.logdir)
+    there = (f"the runs in {fv.logdir}: {', '.join(runs)}" if runs else
+             f"{fv.logdir} holds no runs yet: train one first (python -m chapter5.train ...)")
+    return RunDirError(f"{problem}; {there}", "Or pass --checkpoint=PATH with --model and --dataset", fv.logdir)
+
+
+def trained_model_dir(fv: flags.FlagValues) -> tuple[str, flags.FlagValues | None]:
+    """The run directory (``--logdir/--run_name``, or the checkpoint's directory) and its saved flags (None
+    without a flags.cfg), whose model and data flags are applied to ``fv`` (flags given on the command line win).
+
+    Raises:
+        RunDirError: no run given, or not a run; the message lists the runs under ``--logdir``.
+    """
+    if fv.checkpoint and not fv.run_name:
+        directory = os.path.dirname(os.path.abspath(fv.checkpoint))
+    elif not fv.run_name:
+        if os.path.exists(flagfile(fv.logdir)):
+            parent, name = os.path.split(os.path.normpath(fv.logdir))
+            raise RunDirError(f"{fv.logdir} is a run directory; --logdir is the parent of runs, as for "
+                              f"chapter5.train: give --logdir={parent or '.'} --run_name={name}", path=fv.logdir)
+        raise _no_such_run(fv, "give --run_name")
+    else:
+        directory = os.path.join(fv.logdir, fv.run_name)
+        if not os.path.exists(flagfile(directory)) and not fv.checkpoint:
+            raise _no_such_run(fv, f"{directory} is not a run directory (it has no {FLAGS_FILE})")
+    saved = apply_run_flags(fv, directory)
+    from_flags.resolve_batch_norm(fv)
+    return directory, saved
+
+
+def skipped_line(path: str, problem: str) -> str:
+    """The line that tells a reader a newer checkpoint was skipped, and why."""
+    kept = "" if problem == checkpoints.MISSING else "; its files are left in place"
+    return f"Skipped {path}: {problem}{kept}."
+
+
+def checkpoint_to_use(directory: str | None, checkpoint: str) -> str:
+    """``checkpoint`` if given, else the newest in ``directory`` that reads back in full.
+
+    Each newer checkpoint that is skipped as damaged is named on stderr.
+
+    Raises:
+        CheckpointError: there is no checkpoint, or none that reads back.
+    """
+    if checkpoint:
+        return checkpoint
+    found = checkpoints.newest_intact(directory, newest_only=True) if directory else checkpoints.RunCheckpoints([], [])
+    for path, problem in found.skipped:
+        print(skipped_line(path, problem), file=sys.stderr, flush=True)
+    if not found.latest:
+        raise CheckpointError(f"no checkpoint in {directory}", "Train first (python -m chapter5.train ...) or pass "
+                              "--checkpoint=PATH", directory)
+    return found.latest
+
+
+# --- results.json -----------------------------------------------------------------------------------------
 
 
 def read_results(directory: str) -> dict:
     """The run's ``results.json``, or {} if there is none (or it cannot be read)."""
     try:
-        with open(os.path.join(directory, "results.json")) as f:
+        with open(os.path.join(directory, RESULTS_FILE)) as f:
             results = json.load(f)
         return results if isinstance(results, dict) else {}
     except (OSError, ValueError):
@@ -120,7 +361,7 @@ def update_results(directory: str, new: dict, invocation: dict) -> dict:
 
     Args:
         directory: the run directory.
-        new: this invocation's numbers (:meth:`dlfund.training.History.as_dict` and more).
+        new: this invocation's numbers (:meth:`dlfund.hooks.History.as_dict` and more).
         invocation: what this invocation did (start time, steps, how it ended).
     """
     old = read_results(directory)
@@ -140,5 +381,34 @@ def update_results(directory: str, new: dict, invocation: dict) -> dict:
         merged[key] = dict(sorted(seconds.items(), key=lambda item: int(item[0])))
     merged["train_seconds"] = round(sum(merged["epoch_seconds"].values()), 3)
     merged["invocations"] = [*old.get("invocations", []), invocation]
-    checkpoints.write_atomically(os.path.join(directory, "results.json"), json.dumps(merged, indent=1))
+    checkpoints.write_atomically(os.path.join(directory, RESULTS_FILE), json.dumps(merged, indent=1))
     return merged
+
+
+class Invocation:
+    """One run of ``chapter5.train`` on a run directory, as ``results.json`` records it.
+
+    Args:
+        directory: the run directory.
+        fv: the run's flags.
+        from_step: the global step it starts from.
+        started: when it started, for ``startup_seconds`` (default: when this process started).
+    """
+
+    def __init__(self, directory: str, fv: flags.FlagValues, from_step: int, started: float | None = None) -> None:
+        self.directory, self.fv, self.from_step = directory, fv, from_step
+        self.started = progress.process_start_time() if started is None else started
+        self.started_iso = datetime.datetime.now().isoformat(timespec="seconds")
+
+    def save(self, state, history, test=None) -> dict:
+        """Adds this invocation to ``results.json``: ``state`` (the loop's end), ``history`` (a
+        :class:`dlfund.hooks.History`) and ``test`` (a :class:`dlfund.training.Evaluation`, if tested)."""
+        fv = self.fv
+        record = {"model": fv.model, "dataset": fv.dataset, "seed": fv.seed, "global_step": state.global_step,
+                  "startup_seconds": history.first_step_time and round(history.first_step_time - self.started, 3),
+                  **history.as_dict()}
+        if test is not None:
+            record.update(test_accuracy=test.accuracy, test_cost=test.cost, test_global_step=state.global_step)
+        invocation = {"started": self.started_iso, "from_step": self.from_step, "to_step": state.global_step,
+                      "train_seconds": round(history.train_seconds, 3), "ended": state.stop_reason or "finished"}
+        return update_results(self.directory, record, invocation)

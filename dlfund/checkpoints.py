@@ -1,10 +1,8 @@
-"""Run directories and Saver checkpoints: save, resume, restore book-era checkpoints, lock.
+"""Saver checkpoints: save, find the newest intact one, restore checkpoints of this code and of the book's.
 
-A run directory ``logs/<run_name>/`` holds the TensorBoard event files, the
-checkpoints ``model-checkpoint-<global_step>`` (as the book names them), the
-resolved flags (``flags.cfg``) and ``run_info.txt``. While a run trains it
-holds ``run.lock`` with the owner's pid, so a second run cannot write the same
-directory at once.
+A training run keeps its checkpoints ``model-checkpoint-<global_step>`` (as the
+book names them) in one directory, beside TensorFlow's ``checkpoint`` state
+file; this module owns those files and nothing else of the directory.
 
 A checkpoint counts as saved only once it reads back in full: the
 ``checkpoint`` state file names it (by base name, so the directory can be moved
@@ -27,12 +25,11 @@ from typing import NamedTuple
 import tensorflow as tf
 from google.protobuf import text_format
 
-from dlfund.errors import CheckpointError, RunDirError
+from dlfund.errors import CheckpointError, CheckpointMismatch, ForeignCheckpoint, NoReadableCheckpoint, RunDirError
 
 v1 = tf.compat.v1
 
 CHECKPOINT_PREFIX = "model-checkpoint"
-LOCK_FILE = "run.lock"
 
 
 #: Name parts of optimizer state (slots like ``.../W/Adam``, ``beta1_power``): not part of a trained model.
@@ -42,85 +39,6 @@ OPTIMIZER_NAME_PARTS = ("/Adam", "/Momentum", "/Adagrad", "/RMSProp", "_power")
 def is_optimizer_state(name: str) -> bool:
     """True for a variable that belongs to an optimizer, not to the model."""
     return any(part in name for part in OPTIMIZER_NAME_PARTS)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class RunDirLock:
-    """Exclusive use of a run directory by one process (a context manager).
-
-    Args:
-        run_dir: directory to create (if needed) and lock.
-
-    Raises:
-        RunDirError: the directory cannot be created or written, or another live
-            process holds the lock. A lock left by a dead process is taken over.
-    """
-
-    def __init__(self, run_dir: str) -> None:
-        self.run_dir = run_dir
-        self.path = os.path.join(run_dir, LOCK_FILE)
-        self.took_over_from: int | None = None
-        self._held = False
-
-    def acquire(self) -> None:
-        try:
-            os.makedirs(self.run_dir, exist_ok=True)
-        except OSError as e:
-            raise RunDirError(f"{self.run_dir}: cannot create the run directory ({e.strerror or e})") from None
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = self._owner()
-                if owner is not None and owner != os.getpid() and _pid_alive(owner):
-                    raise RunDirError(
-                        f"{self.run_dir} is in use by another training run (pid {owner}, lock file {self.path}); "
-                        "wait for it to finish, stop it, or choose another --run_name") from None
-                self.took_over_from = owner
-                try:
-                    os.remove(self.path)  # stale: its owner is gone
-                except FileNotFoundError:
-                    pass
-                continue
-            except OSError as e:
-                raise RunDirError(f"{self.run_dir}: not writable ({e.strerror or e}); "
-                                  "choose another --logdir") from None
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()}\n")
-            self._held = True
-            return
-        raise RunDirError(f"{self.path}: could not take the lock")
-
-    def _owner(self) -> int | None:
-        try:
-            with open(self.path) as f:
-                return int(f.read().strip() or 0) or None
-        except (OSError, ValueError):
-            return None
-
-    def release(self) -> None:
-        if self._held and self._owner() == os.getpid():
-            try:
-                os.remove(self.path)
-            except OSError:
-                pass
-        self._held = False
-
-    def __enter__(self) -> RunDirLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
 
 
 def checkpoint_step(path: str) -> int:
@@ -295,20 +213,13 @@ def find_checkpoints(run_dir: str, newest_only: bool = False) -> RunCheckpoints:
     return RunCheckpoints(intact[::-1], damaged)
 
 
-def latest_checkpoint(run_dir: str) -> str | None:
-    """Path prefix of the newest checkpoint in ``run_dir`` that reads back in full, or None."""
+def latest_intact(run_dir: str) -> str | None:
+    """Path prefix of the newest checkpoint in ``run_dir`` that reads back in full, or None.
+
+    Unlike ``tf.train.latest_checkpoint``, which returns what the state file
+    names, this checks the files themselves (:func:`find_checkpoints`).
+    """
     return find_checkpoints(run_dir, newest_only=True).latest
-
-
-def skipped_line(path: str, problem: str) -> str:
-    """The line that tells a reader a newer checkpoint was skipped, and why."""
-    kept = "" if problem == MISSING else "; its files are left in place"
-    return f"Skipped {path}: {problem}{kept}."
-
-
-def describe_damaged(damaged: Sequence[tuple]) -> str:
-    """``model-checkpoint-70 (model-checkpoint-70.index is missing), ...`` for messages."""
-    return ", ".join(f"{os.path.basename(p)} ({why})" for p, why in damaged)
 
 
 def newest_intact(run_dir: str, newest_only: bool = False) -> RunCheckpoints:
@@ -323,40 +234,25 @@ def newest_intact(run_dir: str, newest_only: bool = False) -> RunCheckpoints:
     return found
 
 
-class NoReadableCheckpoint(CheckpointError):
-    """A run directory holds checkpoint files, but none of them reads back in full.
-
-    Attributes:
-        run_dir: the directory.
-        damaged: (path, what is wrong), newest first.
-    """
-
-    def __init__(self, run_dir: str, damaged: Sequence[tuple]) -> None:
-        super().__init__(f"{run_dir} holds checkpoints but none is readable: {describe_damaged(damaged)}; "
-                         "nothing was changed")
-        self.run_dir, self.damaged = run_dir, list(damaged)
-
-
 def check_compatible(checkpoint: str, var_list: Sequence[tf.Variable]) -> None:
     """Raises CheckpointError unless ``checkpoint`` holds exactly ``var_list``, under their own names.
 
     For resuming a run from its own checkpoints, whose Saver restores by these
     names. The check is :func:`checkpoint_map`'s, so model variables of the
     checkpoint that ``var_list`` leaves unused (a run resumed without the
-    ``--book_output_relu`` it was trained with) are refused, not restored in part.
+    ``book_output_relu`` it was trained with) are refused, not restored in part.
 
     Args:
         checkpoint: checkpoint path prefix.
         var_list: the variables to restore (model and optimizer).
 
     Raises:
-        CheckpointError: one message naming the checkpoint, the missing
-            variables, the shape mismatches and the unused ones.
+        CheckpointMismatch: naming the missing variables, the shape mismatches and the unused ones.
+        ForeignCheckpoint: the checkpoint names its batch-norm averages as another TensorFlow did.
     """
     names, note = checkpoint_map(checkpoint, {v.op.name: v.shape.as_list() for v in var_list})
     if any(name != stored for name, stored in names.items()):
-        raise CheckpointError(f"{checkpoint} has its {note}, not this code's: start a new run from it with "
-                              f"--init_checkpoint={checkpoint}")
+        raise ForeignCheckpoint(checkpoint, note)
 
 
 #: Batch-norm moving averages in checkpoints of the book's own code, by the TensorFlow that wrote it.
@@ -377,7 +273,8 @@ def _stored_shapes(checkpoint: str) -> dict:
     try:
         return dict(tf.train.list_variables(checkpoint))
     except (tf.errors.OpError, ValueError) as e:
-        raise CheckpointError(f"{checkpoint}: not a readable checkpoint ({_first_line(e)})") from None
+        raise CheckpointError(f"{checkpoint}: not a readable checkpoint ({_first_line(e)})",
+                              checkpoint=checkpoint) from None
 
 
 def checkpoint_names(var_names: Sequence[str], stored: dict) -> tuple[dict, set]:
@@ -428,7 +325,8 @@ def checkpoint_map(checkpoint: str, shapes: dict) -> tuple[dict, str]:
         batch-norm names were read, "" for this code's own).
 
     Raises:
-        CheckpointError: naming what is missing, of another shape, or unused.
+        CheckpointMismatch: naming what is missing, of another shape, or unused.
+        CheckpointError: the checkpoint cannot be read.
     """
     stored = _stored_shapes(checkpoint)
     names, eras = checkpoint_names(list(shapes), stored)
@@ -437,30 +335,14 @@ def checkpoint_map(checkpoint: str, shapes: dict) -> tuple[dict, str]:
         if names[name] not in stored:
             missing.append(name)
         elif list(stored[names[name]]) != list(shape):
-            wrong.append(f"{name} (checkpoint {list(stored[names[name]])}, model {list(shape)})")
+            wrong.append((name, list(stored[names[name]]), list(shape)))
     used = set(names.values())
     unused = sorted(n for n in stored if n not in used and not is_optimizer_state(n)
                     and not n.endswith(_ZERO_DEBIAS_PARTS))
     if missing or wrong or unused:
-        raise CheckpointError(_mismatch_message(checkpoint, missing, wrong, unused))
+        raise CheckpointMismatch(checkpoint, missing, wrong, unused)
     note = "batch-norm averages named as by " + " and ".join(sorted(eras)) if eras - {BOOK_ERA_AVERAGES[0][0]} else ""
     return names, note
-
-
-def _mismatch_message(checkpoint: str, missing: list, wrong: list, unused: list) -> str:
-    parts = []
-    if missing:
-        parts.append(f"missing {len(missing)}: {', '.join(missing[:12])}" + (" ..." if len(missing) > 12 else ""))
-    if wrong:
-        parts.append(f"wrong shape: {', '.join(wrong[:12])}")
-    if unused:
-        parts.append(f"in the checkpoint but not in the model: {', '.join(unused[:12])}"
-                     + (" ..." if len(unused) > 12 else ""))
-    hint = "Check --model (and --hidden_units) against the run that wrote it."
-    if unused and not missing and not wrong and all("/output/" in n for n in unused):
-        hint = ("These are the output layer's batch norm of the book's listing (errata E1): "
-                "pass --book_output_relu to build the network as printed.")
-    return f"{checkpoint} does not match this model; " + "; ".join(parts) + ". " + hint
 
 
 def checkpoint_exists(path: str) -> bool:
@@ -468,12 +350,13 @@ def checkpoint_exists(path: str) -> bool:
     return tf.io.gfile.exists(path + ".index") or (os.path.isfile(path) and not path.endswith(".meta"))
 
 
-def restore_model(sess: v1.Session, graph: tf.Graph, var_list: Sequence[tf.Variable], checkpoint: str) -> str:
+def restore_variables(sess: v1.Session, var_list: Sequence[tf.Variable], checkpoint: str) -> str:
     """Restores a model's variables from a checkpoint of this code or of the book's own (any TF version).
 
+    :func:`dlfund.training.restore_model` calls this with a built model's variables.
+
     Args:
-        sess: a session of ``graph``.
-        graph: the graph holding ``var_list``.
+        sess: a session of the graph holding ``var_list``.
         var_list: the model's variables (weights, batch-norm parameters and
             averages, global step; not the optimizer's).
         checkpoint: path prefix (or V1 file) of the checkpoint.
@@ -487,9 +370,9 @@ def restore_model(sess: v1.Session, graph: tf.Graph, var_list: Sequence[tf.Varia
     """
     if not checkpoint_exists(checkpoint):
         raise CheckpointError(f"{checkpoint}: no such checkpoint (expected {checkpoint}.index, "
-                              "or a single-file checkpoint of TensorFlow 0.11 or older)")
+                              "or a single-file checkpoint of TensorFlow 0.11 or older)", checkpoint=checkpoint)
     names, note = checkpoint_map(checkpoint, {v.op.name: v.shape.as_list() for v in var_list})
-    with graph.as_default():
+    with sess.graph.as_default():
         saver = v1.train.Saver(var_list={names[v.op.name]: v for v in var_list})
     restore(sess, saver, checkpoint)
     return note
@@ -501,7 +384,7 @@ def restore(sess: v1.Session, saver: v1.train.Saver, checkpoint: str) -> None:
         with sess.graph.as_default():  # Saver.restore is eager outside a graph
             saver.restore(sess, checkpoint)
     except _READ_ERRORS as e:
-        raise CheckpointError(f"{checkpoint}: not readable ({_first_line(e)})") from None
+        raise CheckpointError(f"{checkpoint}: not readable ({_first_line(e)})", checkpoint=checkpoint) from None
 
 
 class CheckpointKeeper:
@@ -547,7 +430,7 @@ class CheckpointKeeper:
             problem = checkpoint_problem(path)
             if problem:
                 raise RunDirError(f"{self.run_dir}: the checkpoint saved at step {global_step} does not read back "
-                                  f"({problem}); the previous checkpoints are kept")
+                                  f"({problem}); the previous checkpoints are kept", path=self.run_dir)
             if progress is not None:
                 write_atomically(path + PROGRESS_SUFFIX, json.dumps(progress._asdict()))
             kept = [p for p in self.kept if p != path] + [path]
@@ -556,7 +439,7 @@ class CheckpointKeeper:
             v1.train.update_checkpoint_state(os.path.abspath(self.run_dir), names[-1], names)
         except (tf.errors.OpError, OSError) as e:
             raise RunDirError(f"{self.run_dir}: could not save a checkpoint at step {global_step} ({_reason(e)}); "
-                              "the previous checkpoints are kept") from None
+                              "the previous checkpoints are kept", path=self.run_dir) from None
         self.kept = kept[len(pruned):]
         for old in pruned:
             for name in checkpoint_files(old):

@@ -43,8 +43,8 @@ class ModelGraph(NamedTuple):
         probabilities: float32 softmax of ``output`` [None, 10].
         cost: float32 scalar, mean cross-entropy.
         train_op: one optimizer step (None if built without training).
-        eval_op: float32 scalar, accuracy on the batch fed.
-        correct: int32 scalar, number of correct predictions in the batch fed.
+        eval_op: float32 scalar, accuracy on the batch fed (the book's
+            ``evaluate``; :func:`dlfund.training.evaluate_set` sums it over batches).
         global_step: int32 variable (as the book's) ``<scope>/global_step``.
         saver: Saver over all global variables (model, optimizer, moving averages).
         summary_op: merged histograms and images (None without training).
@@ -66,7 +66,6 @@ class ModelGraph(NamedTuple):
     cost: tf.Tensor
     train_op: tf.Operation | None
     eval_op: tf.Tensor
-    correct: tf.Tensor
     global_step: tf.Variable
     saver: v1.train.Saver
     summary_op: tf.Tensor | None
@@ -133,8 +132,6 @@ def build_graph(spec: ModelSpec, options: ModelOptions = ModelOptions(), *, lear
             train_op = training(cost, global_step, learning_rate, optimizer, add_summary=False,
                                 **(optimizer_args or {})) if with_training else None
             eval_op = evaluate(output, y, add_summary=False)
-            truth = tf.cast(y, tf.int64) if sparse_labels else tf.argmax(y, 1)
-            correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(output, 1), truth), tf.int32), name="correct")
 
         # Summaries and the finiteness check serve training only.
         summary_op = _merged_summaries(graph, spec, x, summary_images) if with_training else None
@@ -144,7 +141,7 @@ def build_graph(spec: ModelSpec, options: ModelOptions = ModelOptions(), *, lear
         with tf.name_scope("variables_finite"):
             variables_finite = tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in checked]) if checked else None
     return ModelGraph(graph, x, y, keep_prob, phase_train, output, hidden, probabilities, cost, train_op, eval_op,
-                      correct, global_step, saver, summary_op, init_op, variables_finite,
+                      global_step, saver, summary_op, init_op, variables_finite,
                       tuple(v.op.name for v in checked), spec)
 
 

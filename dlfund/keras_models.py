@@ -7,7 +7,7 @@ variable scopes (``conv_1``, ``fc``, ``output``; batch norm ``conv_1_bn``), and
 ``b`` into ``kernel`` and ``bias``, batch norm's ``gamma``, ``beta`` and moving
 averages into ``gamma``, ``beta``, ``moving_mean`` and ``moving_variance``
 (epsilon 1e-3 and momentum 0.9, the book's). Checkpoints of every TensorFlow
-version the book ran on are read, as for :func:`dlfund.checkpoints.restore_model`.
+version the book ran on are read, as for :func:`dlfund.checkpoints.restore_variables`.
 
 The TF1 graph and the Keras model compute the same logits (tested for every
 network, batch-normalized ones in inference mode included)::

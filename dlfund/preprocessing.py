@@ -9,7 +9,7 @@ A known effect, worth seeing once: per-image whitening subtracts each image's
 mean and divides by its standard deviation, so it cancels a random brightness
 shift exactly, and a random contrast scaling all but the part that comes from
 the three channels having different means (contrast scales each channel about
-its own mean, whitening uses one mean for all). With ``--whiten`` on, the
+its own mean, whitening uses one mean for all). With whitening on, the
 ``brightness`` augmentation does nothing and ``contrast`` little: on a test
 image the mean relative change between draws falls from 0.24 to 0.05
 (``tests/test_preprocessing.py`` measures it).

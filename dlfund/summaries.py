@@ -9,7 +9,8 @@ validation error over the whole validation set) are written with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -95,3 +96,18 @@ def histogram_summary(tag: str, values: np.ndarray, bins: int = 30) -> v1.Summar
     hist.bucket_limit.extend(edges[1:].tolist())
     hist.bucket.extend(counts.tolist())
     return v1.Summary(value=[v1.Summary.Value(tag=tag, histo=hist)])
+
+
+@contextlib.contextmanager
+def file_writer(directory: str, graph: tf.Graph | None = None) -> Iterator[v1.summary.FileWriter]:
+    """The book's ``summary_writer``: a TensorBoard ``FileWriter`` (with the graph, if given), closed at the end.
+
+    The listings pass ``graph_def=sess.graph_def``; ``graph=`` is today's name.
+    The writer is made in a graph of its own, as ``FileWriter`` needs graph mode.
+    """
+    with tf.Graph().as_default():
+        writer = v1.summary.FileWriter(directory, graph=graph)
+    try:
+        yield writer
+    finally:
+        writer.close()

@@ -23,25 +23,23 @@ and what the listing does at a display step besides measuring the validation
 error (printing, summaries, the checkpoint), as well as everything the listing
 does not do at all (a progress bar, stopping at a step or on a signal, stopping
 on divergence, a checkpoint every N steps, timing), is done by :class:`Hook`
-objects attached to it, in the manner of the ``SessionRunHook`` s of
-TensorFlow's CIFAR-10 tutorial. :func:`evaluate_set` is the evaluation loop
-(validation, test, ``chapter5.evaluate``), :func:`train_step` the one training
-step, and :func:`restore_or_initialize` starts or resumes a run.
+objects attached to it (:mod:`dlfund.hooks`), in the manner of the
+``SessionRunHook`` s of TensorFlow's CIFAR-10 tutorial. :func:`evaluate_set` is
+the evaluation loop (validation, test, ``chapter5.evaluate``), :func:`train_step`
+the one training step, and :func:`restore_or_initialize` starts or resumes a run.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
-from dlfund import checkpoints, summaries
-from dlfund.errors import DlfundError
+from dlfund import checkpoints
+from dlfund.errors import TrainingDiverged
 from dlfund.graph import ModelGraph, model_variables
 
 v1 = tf.compat.v1
@@ -66,14 +64,6 @@ class TrainConfig:
     display_step: int = 1
     eval_batch_size: int = 1000
     eval_examples: int = 0
-
-
-class TrainingDiverged(DlfundError):
-    """The cost or a variable became NaN or infinite; nothing was saved after that step."""
-
-    def __init__(self, message: str, global_step: int) -> None:
-        super().__init__(message)
-        self.global_step = global_step
 
 
 @dataclasses.dataclass
@@ -107,11 +97,20 @@ class TrainState:
     finite_at: int | None = None
 
     def check_finite(self) -> None:
-        """Raises :class:`TrainingDiverged` if a variable is not finite; checked once per global step,
-        so a display step's divergence check and its checkpoint share one check."""
-        if self.finite_at != self.global_step:
-            check_finite(self.sess, self.g, self.global_step)
-            self.finite_at = self.global_step
+        """Raises :class:`~dlfund.errors.TrainingDiverged` if a variable holds a NaN or an infinity.
+
+        One cheap ``sess.run`` of ``g.variables_finite``, done once per global
+        step: a display step's divergence check and its checkpoint share it.
+        """
+        if self.finite_at == self.global_step:
+            return
+        finite = self.sess.run(self.g.variables_finite)
+        bad = [name for name, ok in zip(self.g.checked_variables, finite, strict=True) if not ok]
+        if bad:
+            shown = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+            raise TrainingDiverged(f"the variables became non-finite (NaN or infinite) by global step "
+                                   f"{self.global_step}: {shown}", self.global_step, bad)
+        self.finite_at = self.global_step
 
     def request_stop(self, reason: str, interrupted: bool = False) -> None:
         """Ends the loop after the current step (an interruption also skips the epoch's display)."""
@@ -159,7 +158,7 @@ def train_feed(g: ModelGraph, images: np.ndarray, labels: np.ndarray, keep_prob:
 
 
 def train_step(sess: v1.Session, g: ModelGraph, minibatch_x: np.ndarray, minibatch_y: np.ndarray,
-               keep_prob: float, run_metadata: v1.RunMetadata | None = None) -> float:
+               keep_prob: float) -> float:
     """One optimizer step on a mini-batch; returns the batch's cost as minimized (Book §5.8).
 
     Args:
@@ -168,23 +167,16 @@ def train_step(sess: v1.Session, g: ModelGraph, minibatch_x: np.ndarray, minibat
         minibatch_x: float32 [batch, *input_shape].
         minibatch_y: labels [batch, 10] one-hot or [batch] class ids.
         keep_prob: dropout keep probability.
-        run_metadata: if given, the step is traced into it (TensorFlow's
-            FULL_TRACE, for ``chapter5.benchmark``'s breakdown).
 
     Returns:
         The mean cross-entropy of the batch before the update.
     """
-    feed = train_feed(g, minibatch_x, minibatch_y, keep_prob)
-    if run_metadata is None:
-        _, new_cost = sess.run([g.train_op, g.cost], feed_dict=feed)
-    else:
-        _, new_cost = sess.run([g.train_op, g.cost], feed_dict=feed, run_metadata=run_metadata,
-                               options=v1.RunOptions(trace_level=v1.RunOptions.FULL_TRACE))
+    _, new_cost = sess.run([g.train_op, g.cost], feed_dict=train_feed(g, minibatch_x, minibatch_y, keep_prob))
     return float(new_cost)
 
 
 def train(sess: v1.Session, g: ModelGraph, data: Any, config: TrainConfig,
-          hooks: Sequence[Hook] = (), carried: checkpoints.EpochProgress | None = None) -> TrainState:
+          hooks: Sequence[Hook] = (), start: Start | None = None) -> TrainState:
     """Runs the book's training cycle from the graph's current ``global_step`` (Book §5.8).
 
     Args:
@@ -195,8 +187,10 @@ def train(sess: v1.Session, g: ModelGraph, data: Any, config: TrainConfig,
             evaluated at display steps unless empty.
         config: the training parameters.
         hooks: attached in this order (see :class:`Hook`).
-        carried: the running cost saved with the restored checkpoint, so that the
-            cost of an epoch resumed mid-way covers all its steps.
+        start: what :func:`restore_or_initialize` returned for this session: the
+            global step it restored, and the running cost saved with its
+            checkpoint, so that the cost of an epoch resumed mid-way covers all
+            its steps. Without it the global step is read from the session.
 
     Returns:
         The final :class:`TrainState` (``stop_reason`` says whether it stopped early).
@@ -209,9 +203,11 @@ def train(sess: v1.Session, g: ModelGraph, data: Any, config: TrainConfig,
         if total_batch == 0:
             raise ValueError(f"batch_size {config.batch_size} is larger than the training set "
                              f"({data.train.num_examples} examples)")
-        state = TrainState(sess, g, config, total_batch, global_step=int(sess.run(g.global_step)))
+        global_step = start.global_step if start else int(sess.run(g.global_step))
+        state = TrainState(sess, g, config, total_batch, global_step=global_step)
         data.train.seek(state.global_step * config.batch_size)
         start_epoch, first_batch = divmod(state.global_step, total_batch)
+        carried = start.progress if start else None
         carried = carried if carried and (carried.epoch, carried.steps) == (start_epoch, first_batch) else None
         _call(hooks, "begin", state)
 
@@ -302,8 +298,8 @@ def evaluate_set(sess: v1.Session, g: ModelGraph, dataset: Any, batch_size: int 
             images, labels = images[:limit - n], labels[:limit - n]
         if not len(images):
             break
-        c, batch_cost, extra = sess.run([g.correct, g.cost, fetches], {g.x: images, g.y: labels})
-        correct += int(c)
+        accuracy, batch_cost, extra = sess.run([g.eval_op, g.cost, fetches], {g.x: images, g.y: labels})
+        correct += round(float(accuracy) * len(images))  # the book's eval_op is the batch's mean
         cost_sum += float(batch_cost) * len(images)
         n += len(images)
         for name, value in extra.items():
@@ -322,10 +318,12 @@ class Start(NamedTuple):
         note: about ``init_checkpoint`` (the batch-norm naming read), or None.
         found: the run directory's checkpoints (:func:`dlfund.checkpoints.find_checkpoints`);
             ``found.skipped`` are the damaged ones newer than ``resumed``.
+        global_step: the global step the run starts from.
     """
     resumed: str | None
     note: str | None
     found: checkpoints.RunCheckpoints
+    global_step: int
 
     @property
     def progress(self) -> checkpoints.EpochProgress | None:
@@ -338,207 +336,51 @@ def restore_or_initialize(sess: v1.Session, g: ModelGraph, run_dir: str, init_ch
 
     A new run initializes every variable and then, with ``init_checkpoint``,
     loads the model's own variables (weights, batch-norm averages, global step)
-    from it, e.g. a checkpoint of the book's own code
-    (:func:`dlfund.checkpoints.restore_model`); the optimizer starts afresh.
+    from it, e.g. a checkpoint of the book's own code (:func:`restore_model`);
+    the optimizer starts afresh.
+
+    Args:
+        sess: a session of ``g.graph``.
+        g: the model graph, built with training.
+        run_dir: the directory of the run's checkpoints (need not exist).
+        init_checkpoint: for a new run, a checkpoint to start the model from.
 
     Raises:
-        CheckpointError: a checkpoint does not fit the model, or the run
-            directory holds checkpoints of which none reads back
-            (:class:`dlfund.checkpoints.NoReadableCheckpoint`).
+        CheckpointError: a checkpoint does not fit the model
+            (:class:`~dlfund.errors.CheckpointMismatch`, :class:`~dlfund.errors.ForeignCheckpoint`),
+            or the run directory holds checkpoints of which none reads back
+            (:class:`~dlfund.errors.NoReadableCheckpoint`).
     """
     found = checkpoints.newest_intact(run_dir)
-    if found.latest:
-        checkpoints.check_compatible(found.latest, g.graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES))
-        checkpoints.restore(sess, g.saver, found.latest)
-        return Start(found.latest, None, found)
-    sess.run(g.init_op)
-    if init_checkpoint:
-        return Start(None, restore_model(sess, g, init_checkpoint), found)
-    return Start(None, None, found)
+    resumed, note = found.latest, None
+    if resumed:
+        checkpoints.check_compatible(resumed, g.graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES))
+        checkpoints.restore(sess, g.saver, resumed)
+    else:
+        sess.run(g.init_op)
+        if init_checkpoint:
+            note = restore_model(sess, g, init_checkpoint)
+    return Start(resumed, note, found, int(sess.run(g.global_step)))
 
 
 def restore_model(sess: v1.Session, g: ModelGraph, checkpoint: str) -> str:
-    """Loads the model's own variables from ``checkpoint`` (see :func:`dlfund.checkpoints.restore_model`)."""
-    with g.graph.as_default():
-        var_list = model_variables(g.spec.scope)
-    return checkpoints.restore_model(sess, g.graph, var_list, checkpoint)
+    """Loads the model's own variables (weights, batch-norm averages, global step) from ``checkpoint``.
 
-
-def nonfinite_variables(sess: v1.Session, g: ModelGraph) -> list:
-    """Names of the variables holding a NaN or an infinity (one cheap ``sess.run``)."""
-    finite = sess.run(g.variables_finite)
-    return [name for name, ok in zip(g.checked_variables, finite, strict=True) if not ok]
-
-
-def check_finite(sess: v1.Session, g: ModelGraph, global_step: int) -> None:
-    """Raises :class:`TrainingDiverged` if any variable is not finite."""
-    bad = nonfinite_variables(sess, g)
-    if bad:
-        shown = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
-        raise TrainingDiverged(f"the variables became non-finite (NaN or infinite) by global step {global_step}: "
-                               f"{shown}", global_step)
-
-
-class StopAtStep(Hook):
-    """Ends training (as finished: displayed, saved, tested) when ``global_step`` reaches ``max_steps``."""
-
-    def __init__(self, max_steps: int) -> None:
-        self.max_steps = max_steps
-
-    def begin(self, state: TrainState) -> None:
-        if state.global_step >= self.max_steps:
-            state.request_stop(f"global step {self.max_steps} reached")
-
-    def after_step(self, state: TrainState, cost: float) -> None:
-        if state.global_step >= self.max_steps:
-            state.request_stop(f"global step {self.max_steps} reached")
-
-
-class StopOnRequest(Hook):
-    """Ends training at the next step boundary once :meth:`request` was called (e.g. by a signal handler).
-
-    The stop counts as an interruption: the partial epoch is not displayed;
-    a :class:`CheckpointSaver` still saves at the step reached.
-    """
-
-    def __init__(self) -> None:
-        self.reason: str | None = None
-
-    def request(self, reason: str) -> None:
-        self.reason = reason
-
-    def after_step(self, state: TrainState, cost: float) -> None:
-        if self.reason is not None:
-            state.request_stop(self.reason, interrupted=True)
-
-
-class DivergenceCheck(Hook):
-    """Stops with :class:`TrainingDiverged` when the cost or a variable becomes NaN or infinite.
-
-    The cost is checked every step (it is computed anyway); the variables at
-    every display step, before anything is summarized or saved. A NaN or
-    infinite gradient shows as a non-finite variable after its update.
-    """
-
-    def after_step(self, state: TrainState, cost: float) -> None:
-        if not math.isfinite(cost):
-            raise TrainingDiverged(f"the cost became {cost} at global step {state.global_step} "
-                                   f"(epoch {state.epoch + 1})", state.global_step)
-
-    def display(self, state: TrainState, avg_cost: float, validation_error: float | None) -> None:
-        state.check_finite()
-
-
-class CheckpointSaver(Hook):
-    """Saves ``model-checkpoint-<global_step>`` at display steps, every ``every_steps`` steps and at the end.
-
-    Every save is preceded by :meth:`TrainState.check_finite`, so no checkpoint holds a
-    NaN or an infinity: after a divergence the newest checkpoint is the last good one.
-    ``keeper`` writes, checks and prunes the checkpoints; each carries the
-    epoch's running cost (:class:`dlfund.checkpoints.EpochProgress`).
-    """
-
-    def __init__(self, keeper: checkpoints.CheckpointKeeper, every_steps: int = 0) -> None:
-        self.keeper, self.every_steps = keeper, every_steps
-        self.last_saved: int | None = None
-
-    def begin(self, state: TrainState) -> None:
-        if self.keeper.latest and checkpoints.checkpoint_step(self.keeper.latest) == state.global_step:
-            self.last_saved = state.global_step  # resumed: that step is on disk
-
-    def save(self, state: TrainState) -> None:
-        if state.global_step != self.last_saved:
-            state.check_finite()
-            progress = checkpoints.EpochProgress(state.epoch, state.epoch_steps, state.epoch_cost)
-            self.keeper.save(state.sess, state.global_step, progress)
-            self.last_saved = state.global_step
-
-    def after_step(self, state: TrainState, cost: float) -> None:
-        if self.every_steps and state.global_step % self.every_steps == 0:
-            self.save(state)
-
-    def display(self, state: TrainState, avg_cost: float, validation_error: float | None) -> None:
-        self.save(state)
-
-    def end(self, state: TrainState) -> None:
-        if state.global_step > 0:
-            self.save(state)
-
-
-class SummaryWriterHook(Hook):
-    """Writes TensorBoard summaries at display steps.
-
-    The scalars ``cost`` (the epoch's average) and ``validation error`` are the
-    printed numbers; the graph's merged summaries (weight histograms, input
-    images, filters) are computed on ``summary_feed``, a fixed batch of
-    held-out images in inference mode; ``extra`` adds summaries made elsewhere
-    (e.g. augmented CIFAR-10 images).
+    Optimizer state is neither needed nor read, so a checkpoint written with any
+    optimizer, or by the book's own code under any TensorFlow it ran on, fits
+    (:func:`dlfund.checkpoints.restore_variables`).
 
     Args:
-        writer: the run's ``FileWriter`` (closed by its owner).
-        summary_feed: feed for ``g.summary_op``, or None to skip it.
-        extra: optional callable returning a list of ``Summary`` protos.
+        sess: a session of ``g.graph``.
+        g: the model graph.
+        checkpoint: the checkpoint's path prefix (or a V1 file).
+
+    Returns:
+        A note on the batch-norm naming read ("" for this code's own).
+
+    Raises:
+        CheckpointError: the checkpoint is missing, unreadable or does not match.
     """
-
-    def __init__(self, writer: v1.summary.FileWriter, summary_feed: dict | None = None, extra=None) -> None:
-        self.writer, self.summary_feed, self.extra = writer, summary_feed, extra
-
-    def display(self, state: TrainState, avg_cost: float, validation_error: float | None) -> None:
-        values = {"cost": avg_cost}
-        if validation_error is not None:
-            values["validation error"] = validation_error
-        self.writer.add_summary(summaries.scalar_summary(values), state.global_step)
-        if self.summary_feed is not None and state.g.summary_op is not None:
-            self.writer.add_summary(state.sess.run(state.g.summary_op, self.summary_feed), state.global_step)
-        for summary in (self.extra() if self.extra else []):
-            self.writer.add_summary(summary, state.global_step)
-        self.writer.flush()
-
-
-class History(Hook):
-    """Records what ``results.json`` reports: the displayed numbers and the time each epoch took.
-
-    Attributes:
-        epoch, cost, validation_error: one entry per display.
-        epoch_seconds: ``{epoch number: seconds}``, the whole epoch (steps,
-            batching, validation, summaries, checkpoint) as far as this run
-            trained it; step_seconds: the same for its training steps' ``sess.run`` alone.
-        train_seconds: the sum of ``epoch_seconds``.
-        first_step_time: ``time.time()`` when the first step of this run finished.
-    """
-
-    def __init__(self) -> None:
-        self.epoch, self.cost, self.validation_error = [], [], []
-        self.epoch_seconds, self.step_seconds = {}, {}
-        self.train_seconds = 0.0
-        self.first_step_time: float | None = None
-        self._epoch_start = self._step_start = 0.0
-        self._steps_time = 0.0
-
-    def begin_epoch(self, state: TrainState, steps: int) -> None:
-        self._epoch_start, self._steps_time = time.perf_counter(), 0.0
-
-    def before_step(self, state: TrainState) -> None:
-        self._step_start = time.perf_counter()
-
-    def after_step(self, state: TrainState, cost: float) -> None:
-        self._steps_time += time.perf_counter() - self._step_start
-        if self.first_step_time is None:
-            self.first_step_time = time.time()
-
-    def display(self, state: TrainState, avg_cost: float, validation_error: float | None) -> None:
-        self.epoch.append(state.epoch + 1)
-        self.cost.append(avg_cost)
-        if validation_error is not None:
-            self.validation_error.append(validation_error)
-
-    def end_epoch(self, state: TrainState) -> None:
-        seconds = time.perf_counter() - self._epoch_start
-        self.train_seconds += seconds
-        self.epoch_seconds[state.epoch + 1] = round(seconds, 3)
-        self.step_seconds[state.epoch + 1] = round(self._steps_time, 3)
-
-    def as_dict(self) -> dict:
-        return {"epoch": self.epoch, "cost": self.cost, "validation_error": self.validation_error,
-                "epoch_seconds": self.epoch_seconds, "step_seconds": self.step_seconds,
-                "train_seconds": round(self.train_seconds, 3)}
+    with g.graph.as_default():
+        var_list = model_variables(g.spec.scope)
+    return checkpoints.restore_variables(sess, var_list, checkpoint)

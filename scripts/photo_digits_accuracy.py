@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import photo_digits  # noqa: E402
 
 import chapter5  # noqa: E402,F401  (quiet TensorFlow)
-from chapter5 import common  # noqa: E402
+from chapter5 import from_flags, rundir  # noqa: E402
 from dlfund import digits  # noqa: E402
 from dlfund.data import mnist  # noqa: E402
 from dlfund.errors import DataError  # noqa: E402
@@ -42,8 +42,8 @@ def main() -> None:
     parser.add_argument("run_dir")
     parser.add_argument("--photos", type=int, default=400)
     args = parser.parse_args()
-    fv = common.read_run_flags(os.path.join(args.run_dir, "flags.cfg"))
-    g, sess, _ = common.build_and_restore(fv, common.checkpoint_to_use(args.run_dir, ""))
+    fv = rundir.read_flags(rundir.flagfile(args.run_dir))
+    g, sess, _ = from_flags.build_and_restore(fv, rundir.checkpoint_to_use(args.run_dir, ""))
     test = mnist.read_data_sets("", dataset="mnist_sample", one_hot=False).test
     forty, forty_labels = photo_digits.rendered_forty()
     photos, labels, notes = photo_digits.photo_set(test.images.reshape(-1, 28, 28), test.label_ids, args.photos)

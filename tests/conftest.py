@@ -189,7 +189,3 @@ def write_cifar(directory, per_file=20, test=40, seed=0):
         written[name] = (planes.transpose(0, 2, 3, 1), labels)
     return written
 
-
-@pytest.fixture
-def tiny_mnist(tmp_path):
-    return write_mnist_format(str(tmp_path / "data"))

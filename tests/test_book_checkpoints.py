@@ -12,10 +12,12 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
+from absl import flags
 from conftest import run_program, write_cifar
 
+from chapter5 import _cli, train
 from dlfund import checkpoints
-from dlfund.errors import CheckpointError
+from dlfund.errors import CheckpointMismatch, ForeignCheckpoint
 from dlfund.graph import build_graph, model_variables
 from dlfund.models import ModelOptions, get_model
 from dlfund.training import evaluate_set, restore_model
@@ -147,13 +149,16 @@ def test_each_versions_checkpoint_restores_to_identical_logits(book_checkpoints,
 def test_a_checkpoint_is_not_restored_in_part(book_checkpoints):
     path = book_checkpoints[0]["tf0.8-0.11"]
     plain = build_graph(get_model(MODEL), sparse_labels=True, with_training=False, summary_images=False)
-    with v1.Session(graph=plain.graph) as s, pytest.raises(CheckpointError) as e:
+    with v1.Session(graph=plain.graph) as s, pytest.raises(CheckpointMismatch) as e:
         restore_model(s, plain, path)
     message = str(e.value)
     unused = message.split("in the checkpoint but not in the model: ")[1]
     assert f"{SCOPE}/output/{SCOPE}/output/moments/moments_1/mean{EMA}" in unused
-    assert f"{SCOPE}/output/beta" in unused and f"{SCOPE}/output/gamma" in unused and "--book_output_relu" in message
+    assert f"{SCOPE}/output/beta" in unused and f"{SCOPE}/output/gamma" in unused
     assert "W/Adam" not in message and "biased" not in message
+    # The error carries the names, and its advice is the Python argument that builds the listing's output layer.
+    assert e.value.output_batch_norm_only and not e.value.missing and f"{SCOPE}/output/beta" in e.value.unused
+    assert "ModelOptions(book_output_relu=True)" in message and "--" not in message
 
 
 def test_a_book_checkpoint_is_not_resumed_as_this_codes_own(book_checkpoints, fresh_network):
@@ -162,9 +167,16 @@ def test_a_book_checkpoint_is_not_resumed_as_this_codes_own(book_checkpoints, fr
     g, _ = fresh_network
     with g.graph.as_default():
         var_list = model_variables(g.spec.scope)
-    with pytest.raises(CheckpointError, match="named as by TensorFlow 0.8-1.1, not this code's: start a new run "
-                                              "from it with --init_checkpoint="):
-        checkpoints.check_compatible(book_checkpoints[0]["tf1.0-1.1"], var_list)
+    path = book_checkpoints[0]["tf1.0-1.1"]
+    with pytest.raises(ForeignCheckpoint, match="named as by TensorFlow 0.8-1.1, not this code's. Start a new run "
+                                                "from it: restore_or_initialize") as e:
+        checkpoints.check_compatible(path, var_list)
+    assert e.value.checkpoint == path and e.value.note == "batch-norm averages named as by TensorFlow 0.8-1.1"
+    # The command line gives the same advice as its flag.
+    fv = flags.FlagValues()
+    train.define_flags(fv)
+    assert _cli.command_line_message(e.value, "train", fv).endswith(f"not this code's. Start a new run from it with "
+                                                                    f"--init_checkpoint={path}")
     checkpoints.check_compatible(book_checkpoints[0]["tf1.2+"], var_list)
 
 
@@ -192,13 +204,13 @@ def test_training_continues_from_a_book_checkpoint_and_needs_the_printed_output_
     assert trained.returncode == 0, trained.stderr
     assert f"Starting from {path} (global step 4321); batch-norm averages named as by TensorFlow 0.7" \
         in trained.stdout
-    assert checkpoints.latest_checkpoint(str(tmp_path / "logs" / f"{MODEL}_cifar10")).endswith("-4323")
+    assert checkpoints.latest_intact(str(tmp_path / "logs" / f"{MODEL}_cifar10")).endswith("-4323")
     # Without the flag that builds the book's output layer, the checkpoint is refused, not half restored.
     refused = run_program("train", f"--init_checkpoint={path}", f"--model={MODEL}", "--dataset=cifar10",
                           f"--data_dir={cifar_dir}", f"--logdir={tmp_path / 'other'}", "--batch_size=30",
                           "--progress=off")
     assert refused.returncode == 1 and "--book_output_relu" in refused.stderr
-    assert checkpoints.latest_checkpoint(str(tmp_path / "other" / f"{MODEL}_cifar10")) is None
+    assert checkpoints.latest_intact(str(tmp_path / "other" / f"{MODEL}_cifar10")) is None
 
 
 @pytest.mark.parametrize("row", ["tf0.7", "tf0.12"])

@@ -92,7 +92,7 @@ def test_a_damaged_newest_checkpoint_is_skipped_and_the_intact_one_resumed(run_c
     assert ("left in place" in skipped) == (damage != "missing files")
     assert f"Resuming from {run_dir}/model-checkpoint-5 (global step 5," in ran.stdout
     assert {path: os.path.getsize(path) for path in left} == left  # the damaged files are as they were
-    assert checkpoints.latest_checkpoint(str(run_dir)).endswith("model-checkpoint-7")
+    assert checkpoints.latest_intact(str(run_dir)).endswith("model-checkpoint-7")
     assert checkpoints.find_checkpoints(str(run_dir)).intact == [str(run_dir / f"model-checkpoint-{s}")
                                                                  for s in (5, 7)]
 
@@ -105,7 +105,7 @@ def test_a_state_file_naming_a_checkpoint_that_does_not_exist(run_copy):
     assert ran.returncode == 0, ran.stderr
     assert f"Skipped {run_dir}/model-checkpoint-999: its files are missing" in ran.stdout
     assert f"Resuming from {run_dir}/model-checkpoint-10 (global step 10, 2 of 3 epochs done)" in ran.stdout
-    assert checkpoints.checkpoint_step(checkpoints.latest_checkpoint(str(run_dir))) == 15
+    assert checkpoints.checkpoint_step(checkpoints.latest_intact(str(run_dir))) == 15
 
 
 def test_a_run_directory_whose_checkpoints_are_all_damaged_is_not_restarted(run_copy):
@@ -141,7 +141,7 @@ def test_a_run_directory_moved_or_copied_resumes_from_its_own_checkpoints(run_co
     assert ran.returncode == 0, ran.stderr
     assert "Skipped" not in ran.stdout
     assert f"Resuming from {elsewhere}/model-checkpoint-10 (global step 10, 2 of 3 epochs done)" in ran.stdout
-    assert checkpoints.latest_checkpoint(str(elsewhere)).endswith("model-checkpoint-15")
+    assert checkpoints.latest_intact(str(elsewhere)).endswith("model-checkpoint-15")
     assert str(tmp_path) not in (elsewhere / "checkpoint").read_text()
     # The commands printed for the reader are quoted for the shell.
     info = (elsewhere / "run_info.txt").read_text()

@@ -73,6 +73,28 @@ def test_training_and_eval_pipelines(tmp_path):
     data.train.close()
 
 
+def test_the_books_inputs_give_one_pass_of_central_crops_whitened(tmp_path):
+    """``inputs`` is the book's evaluation API (``cifar10_input.inputs``); the programs use ``read_data_sets``."""
+    written = write_cifar(str(tmp_path), per_file=6, test=40)
+    for eval_data, names in ((True, ["test_batch.bin"]), (False, list(cifar10.TRAIN_FILES))):
+        images = np.concatenate([written[n][0] for n in names])
+        labels = np.concatenate([written[n][1] for n in names])
+        crop = images[:, 4:28, 4:28].astype(np.float32)
+        n = len(crop)
+        mean = crop.reshape(n, -1).mean(1)[:, None, None, None]
+        std = np.maximum(crop.reshape(n, -1).std(1), 1 / np.sqrt(24 * 24 * 3))[:, None, None, None]
+        with tf.Graph().as_default():
+            batch_images, batch_labels = cifar10.inputs(eval_data, str(tmp_path), batch_size=16)
+            got = []
+            with v1.Session() as s:
+                with pytest.raises(tf.errors.OutOfRangeError):
+                    while True:
+                        got.append(s.run([batch_images, batch_labels]))
+        assert [len(b) for _, b in got] == [16] * (n // 16) + ([n % 16] if n % 16 else [])
+        np.testing.assert_allclose(np.concatenate([i for i, _ in got]), (crop - mean) / std, atol=1e-4)
+        np.testing.assert_array_equal(np.concatenate([b for _, b in got]), labels)
+
+
 def test_unaugmented_stream_keeps_labels_with_their_images_and_skips_the_held_out_ones(tmp_path):
     written = write_cifar(str(tmp_path))
     data = cifar10.read_data_sets(str(tmp_path), augment=(), whitened=False, shuffle=False, validation_size=5)
@@ -158,4 +180,5 @@ def test_a_failed_download_is_one_message_naming_one_directory(tmp_path, monkeyp
     message = str(e.value)
     assert message.startswith(f"CIFAR-10 is not in {tmp_path / 'data'} and could not be downloaded (")
     assert "http://127.0.0.1:9/" in message and str(tmp_path / "data" / "cifar10") not in message
-    assert "--dataset=mnist_sample" in message and "\n" not in message
+    assert 'dataset="mnist_sample"' in message and "--" not in message and "\n" not in message
+    assert e.value.dataset == "cifar10" and "http://127.0.0.1:9/" in e.value.reason

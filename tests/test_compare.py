@@ -2,6 +2,7 @@
 
 import csv
 import os
+import shlex
 
 from absl import flags
 from conftest import run_program
@@ -63,6 +64,13 @@ def test_a_suite_quick_in_process(tmp_path):
     assert [r["config"] for r in rows] == [name for name, _ in configs]
     assert all(0.0 <= float(r["test_accuracy"]) <= 1.0 and r["global_step"] == "3" for r in rows)
     assert "--sort_by_label" in (tmp_path / "shuffle_quick" / "sorted_by_label" / "flags.cfg").read_text()
+    # Each run records the command that reproduces it: its own flags, not the command that started compare.
+    info = (tmp_path / "shuffle_quick" / "sorted_by_label" / "run_info.txt").read_text()
+    command = shlex.split(next(line for line in info.splitlines() if line.startswith("command: "))[9:])
+    assert command[:3] == ["python", "-m", "chapter5.train"]
+    again = compare.train_flags(command[3:])
+    assert again.sort_by_label and again.max_steps == 3 and again.model == "mlp" and again.learning_rate == 0.05
+    assert (again.logdir, again.run_name) == (str(tmp_path / "shuffle_quick"), "sorted_by_label")
 
 
 def test_a_failing_run_is_reported_in_the_table(tmp_path):

@@ -11,10 +11,12 @@ import tarfile
 import threading
 
 import pytest
+from absl import flags
 from conftest import write_mnist_format
 
+from chapter5 import _cli, train
 from dlfund.data import download, mnist
-from dlfund.errors import DataError, DownloadError
+from dlfund.errors import DataError, DataUnavailable, DownloadError
 
 
 @pytest.fixture
@@ -97,11 +99,18 @@ def test_offline_message_names_files_mirrors_and_the_sample(tmp_path, monkeypatc
     dead = _closed_port_url()
     monkeypatch.setitem(mnist.SOURCES, "mnist", mnist.IdxSource(
         "mnist", (dead,), mnist.MNIST.download_checksums, {}, 5000, mnist.MNIST.class_names))
-    with pytest.raises(DownloadError) as e:
+    with pytest.raises(DataUnavailable) as e:
         mnist.read_data_sets(str(tmp_path / "cache"))
     text = str(e.value)
-    for needle in ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", dead, "--dataset=mnist_sample"):
+    for needle in ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", dead, 'dataset="mnist_sample"'):
         assert needle in text
+    assert "--" not in text and dead in e.value.reason and e.value.missing == mnist.FILES
+    # On the command line the same error offers the flag instead.
+    fv = flags.FlagValues()
+    train.define_flags(fv)
+    line = _cli.command_line_message(e.value, "train", fv)
+    assert line.startswith(e.value.problem) and line.endswith("or train offline on the bundled MNIST sample with "
+                                                              "--dataset=mnist_sample.")
     assert _listing(tmp_path / "cache") == []
 
 

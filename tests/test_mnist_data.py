@@ -7,7 +7,7 @@ import pytest
 from conftest import write_mnist_format
 
 from dlfund.data import idx, mnist
-from dlfund.errors import DataError
+from dlfund.errors import DataError, DataUnavailable
 
 
 def test_split_and_format_like_the_book(tmp_path):
@@ -45,9 +45,13 @@ def test_count_mismatch_names_both_files(tmp_path):
         mnist.read_data_sets(d, validation_size=10, download_missing=False)
 
 
-def test_missing_files_without_download(tmp_path):
-    with pytest.raises(DataError, match="missing train-images-idx3-ubyte.gz"):
+def test_missing_files_without_download_are_named_in_the_error_and_its_fields(tmp_path):
+    with pytest.raises(DataUnavailable) as e:
         mnist.read_data_sets(str(tmp_path), download_missing=False)
+    assert e.value.missing == mnist.FILES and e.value.data_dir == str(tmp_path) and e.value.reason is None
+    assert e.value.problem == f"The mnist files {', '.join(mnist.FILES)} are not in {tmp_path} (downloading is off)"
+    # A library error speaks Python: the offline alternative as an argument, no command-line flag.
+    assert 'dataset="mnist_sample"' in str(e.value) and "--" not in str(e.value)
 
 
 def _dataset(n=10, **kw):

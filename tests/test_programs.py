@@ -5,6 +5,7 @@ Everything else about the programs is tested in this process (test_train.py, tes
 test_compare.py, test_benchmark.py); these runs are only what needs the real command line.
 """
 
+import collections
 import importlib
 import json
 import pathlib
@@ -132,6 +133,16 @@ def test_every_program_imports_into_one_process_and_defines_its_flags_only_when_
         assert "verbose" in fv and "debug" in fv
     # Nothing was defined on absl's global flags by importing them.
     assert not {"model", "logdir", "suite", "quick", "verbose"} & set(flags.FLAGS)
+
+
+def test_every_flag_is_defined_once_and_the_argument_check_written_once():
+    definitions, checks = collections.Counter(), 0
+    for path in pathlib.Path(REPO, "chapter5").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        definitions.update(re.findall(r'DEFINE_\w+\(\s*"(\w+)"', text))
+        checks += text.count("unexpected arguments")
+    assert definitions and [name for name, n in definitions.items() if n > 1] == []
+    assert checks == 1
 
 
 @pytest.mark.parametrize("name", ["train", "evaluate", "predict", "export", "compare", "benchmark"])

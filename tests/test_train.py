@@ -11,7 +11,7 @@ import tensorflow as tf
 from conftest import run_program, write_mnist_format
 from tensorflow.core.util import event_pb2
 
-from chapter5 import common
+from chapter5 import _cli, rundir
 
 
 def event_tags(run_dir):
@@ -90,7 +90,7 @@ def test_rerun_resumes_and_continues_the_global_step(trained):
 def test_saved_flagfile_is_read_back_by_absl_and_repeats_the_run(trained):
     base, args, _, _ = trained
     run_dir = base / "logs" / "smoke"
-    saved = common.read_run_flags(str(run_dir / "flags.cfg"))
+    saved = rundir.read_flags(str(run_dir / "flags.cfg"))
     assert (saved.model, saved.batch_size, saved.learning_rate, saved.seed) == ("mnist_conv", 50, 1e-3, 1)
     assert not any(line.startswith(("--progress", "--max_steps", "--verbose"))
                    for line in (run_dir / "flags.cfg").read_text().splitlines())
@@ -175,8 +175,7 @@ def test_deterministic_runs_with_the_same_seed_agree_exactly(tmp_path):
                      hidden_units=["256", "256"])),
 ])
 def test_each_listing_has_a_flagfile_with_its_hyperparameters(flagfile, expected):
-    from chapter5 import _cli
-    fv = common.read_run_flags(os.path.join(_cli.FLAGFILE_DIR, flagfile))
+    fv = rundir.read_flags(os.path.join(_cli.FLAGFILE_DIR, flagfile))
     assert {name: fv[name].value for name in expected} == expected
     assert not fv.book_output_relu and not fv.book_bn_update  # defects fixed
 

@@ -5,8 +5,9 @@ import pytest
 import tensorflow as tf
 from conftest import write_mnist_format
 
-from dlfund import checkpoints, training
+from dlfund import checkpoints, hooks, training
 from dlfund.data import mnist
+from dlfund.errors import TrainingDiverged
 from dlfund.graph import build_graph
 from dlfund.models import ModelOptions, get_model
 
@@ -73,11 +74,11 @@ def test_stops_at_a_step_or_on_request(tiny, tmp_path):
     sess = _session(g)
     recorder = Recorder()
     state = training.train(sess, g, data, training.TrainConfig(training_epochs=5, batch_size=20),
-                           [recorder, training.StopAtStep(4)])
+                           [recorder, hooks.StopAtStep(4)])
     assert state.global_step == 4 and not state.interrupted
     assert recorder.events[-2:] == ["display 1", "end"]  # the partial epoch is displayed, as finished
-    stop = training.StopOnRequest()
-    saver = training.CheckpointSaver(checkpoints.CheckpointKeeper(g.saver, str(tmp_path)))
+    stop = hooks.StopOnRequest()
+    saver = hooks.CheckpointSaver(checkpoints.CheckpointKeeper(g.saver, str(tmp_path)))
     stop.request("SIGINT")
     recorder = Recorder()
     state = training.train(sess, g, data, training.TrainConfig(training_epochs=5, batch_size=20),
@@ -94,11 +95,12 @@ def test_a_non_finite_variable_is_found_and_never_saved(tiny, tmp_path):
     bias = next(v for v in g.graph.get_collection("variables") if v.op.name.endswith("output/b"))
     with g.graph.as_default():
         bias.load(np.full(10, np.inf, np.float32), sess)  # as after a step with an infinite gradient
-    assert training.nonfinite_variables(sess, g) == ["mlp_model/output/b"]
-    saver = training.CheckpointSaver(checkpoints.CheckpointKeeper(g.saver, str(tmp_path)))
+    saver = hooks.CheckpointSaver(checkpoints.CheckpointKeeper(g.saver, str(tmp_path)))
     # The one epoch is done: no step runs, and the final save finds the infinity first.
-    with pytest.raises(training.TrainingDiverged, match=r"non-finite .* by global step 3: mlp_model/output/b"):
+    with pytest.raises(TrainingDiverged, match=r"non-finite .* by global step 3: mlp_model/output/b") as e:
         training.train(sess, g, data, training.TrainConfig(training_epochs=1, batch_size=20), [saver])
+    assert e.value.variables == ["mlp_model/output/b"] and e.value.global_step == 3
+    assert "--" not in str(e.value) and "learning rate" in e.value.advice
     assert tf.train.latest_checkpoint(str(tmp_path)) is None
 
 
@@ -122,6 +124,6 @@ def test_a_nan_cost_stops_at_its_step(tiny):
     variables = {v.op.name: v for v in g.graph.get_collection("variables")}
     with g.graph.as_default():
         variables["mlp_model/output/W"].load(np.full([16, 10], np.nan, np.float32), sess)
-    with pytest.raises(training.TrainingDiverged, match=r"the cost became nan at global step 1 \(epoch 1\)"):
+    with pytest.raises(TrainingDiverged, match=r"the cost became nan at global step 1 \(epoch 1\)"):
         training.train(sess, g, data, training.TrainConfig(training_epochs=1, batch_size=20),
-                       [training.DivergenceCheck()])
+                       [hooks.DivergenceCheck()])

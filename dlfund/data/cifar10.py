@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from dlfund import preprocessing
 from dlfund.data import Datasets, batches, download
-from dlfund.errors import DataError, DownloadError
+from dlfund.errors import DataError, DataUnavailable, DownloadError
 
 v1 = tf.compat.v1
 
@@ -182,6 +182,14 @@ def inputs(eval_data: bool, data_dir: str, batch_size: int) -> tuple[tf.Tensor, 
     return v1.data.make_one_shot_iterator(eval_dataset(files, batch_size)).get_next()
 
 
+def unavailable(data_dir: str, reason: str | None) -> DataUnavailable:
+    """The error for CIFAR-10 missing from ``data_dir``, not downloaded (``reason`` None) or failing to download."""
+    problem = f"CIFAR-10 is not in {data_dir} " + ("(downloading is off)" if reason is None else
+                                                   f"and could not be downloaded ({reason})")
+    remedy = f"Put the extracted {BATCHES_DIR}/ of {URL}{ARCHIVE} (170 MB, MD5 {ARCHIVE_MD5}) into {data_dir}"
+    return DataUnavailable(problem, "cifar10", data_dir, TRAIN_FILES + TEST_FILES, reason, remedy)
+
+
 def maybe_download_and_extract(data_dir: str, progress: Callable[[int, int | None], None] | None = None,
                                download_missing: bool = True) -> str:
     """Returns the ``cifar-10-batches-bin`` directory, downloading and extracting it if needed.
@@ -199,7 +207,7 @@ def maybe_download_and_extract(data_dir: str, progress: Callable[[int, int | Non
         download_missing: download when missing; False: raise instead.
 
     Raises:
-        DownloadError: offline, downloading off, or checksum mismatch; the
+        DataUnavailable: offline, downloading off, or checksum mismatch; the
             message says where to put a copy.
         DataError: the archive is broken.
     """
@@ -207,17 +215,15 @@ def maybe_download_and_extract(data_dir: str, progress: Callable[[int, int | Non
         if os.path.exists(os.path.join(candidate, TEST_FILES[0])):
             return candidate
     target = os.path.join(data_dir, "cifar10")
-    how = (f"put the extracted {BATCHES_DIR}/ of {URL}{ARCHIVE} (170 MB, MD5 {ARCHIVE_MD5}) into {data_dir}, "
-           "or train offline on MNIST with --dataset=mnist_sample")
     if not download_missing and not os.path.exists(os.path.join(target, ARCHIVE)):
-        raise DownloadError(f"CIFAR-10 is not in {data_dir} (downloading is off): {how}")
+        raise unavailable(data_dir, None)
     try:
         # An archive already there is checked too: an interrupted copy must not break every later run.
         archive = download.maybe_download(ARCHIVE, target, [URL], ("md5", ARCHIVE_MD5), progress=progress,
                                           verify_existing=True)
     except DownloadError as e:
         reason = str(e).replace(f"could not download {ARCHIVE} into {target}: ", "")  # one directory named, not two
-        raise DownloadError(f"CIFAR-10 is not in {data_dir} and could not be downloaded ({reason}): {how}") from None
+        raise unavailable(data_dir, reason) from None
     download.extract_tar(archive, target)
     batches = os.path.join(target, BATCHES_DIR)
     if not os.path.exists(os.path.join(batches, TEST_FILES[0])):

@@ -37,7 +37,7 @@ from collections.abc import Callable
 import numpy as np
 
 from dlfund.data import Datasets, batches, download, idx
-from dlfund.errors import DataError, DownloadError
+from dlfund.errors import DataError, DataUnavailable, DownloadError
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
@@ -150,8 +150,8 @@ class DataSet:
             num_classes: number of classes for the one-hot encoding.
             shuffle: draw a new random order every epoch; if False the stored
                 order is kept.
-            sort_by_label: visit the examples sorted by class every epoch (an
-                experiment of issue "shuffle"); overrides ``shuffle``.
+            sort_by_label: visit the examples sorted by class every epoch (the
+                experiment ``chapter5.compare --suite=shuffle``); overrides ``shuffle``.
             seed: seed of the per-epoch orders.
         """
         images = np.asarray(images)
@@ -159,7 +159,7 @@ class DataSet:
         if images.shape[0] != labels.shape[0]:
             raise DataError(f"{images.shape[0]} images but {labels.shape[0]} labels")
         self.image_shape = tuple(images.shape[1:]) if images.ndim == 3 else (images.shape[1],)
-        pixels = int(np.prod(images.shape[1:]))  # not -1: an empty set (--validation_size=0) has no size to infer
+        pixels = int(np.prod(images.shape[1:]))  # not -1: an empty set (validation_size=0) has no size to infer
         if images.dtype == np.uint8:
             # Scale once here, so a mini-batch is a plain row gather with no arithmetic.
             flat = images.reshape(images.shape[0], pixels).astype(np.float32)
@@ -259,12 +259,14 @@ def _verify_note(source: IdxSource, paths: dict) -> str:
             f"are valid IDX files but not byte-identical to the official {source.name} release")
 
 
-def offline_message(source: IdxSource, data_dir: str, missing: list, reason: str) -> str:
-    """The one-paragraph message shown when a data set cannot be downloaded."""
-    return (f"The {source.name} files {', '.join(missing)} are not in {data_dir} and could not be "
-            f"downloaded ({reason}). Mirrors tried: {', '.join(source.urls)}. Either copy the four "
-            f"files ({', '.join(FILES)}) into {data_dir} (uncompressed or gzipped IDX both work), "
-            "or train offline on the bundled sample with --dataset=mnist_sample.")
+def unavailable(source: IdxSource, data_dir: str, missing: list, reason: str | None) -> DataUnavailable:
+    """The error for a data set whose files are missing and were not (``reason`` None) or could not be downloaded."""
+    problem = (f"The {source.name} files {', '.join(missing)} are not in {data_dir} "
+               + ("(downloading is off)" if reason is None else
+                  f"and could not be downloaded ({reason}). Mirrors tried: {', '.join(source.urls)}"))
+    remedy = (f"Either copy the four files ({', '.join(FILES)}) into {data_dir} (uncompressed or gzipped IDX "
+              "both work)")
+    return DataUnavailable(problem, source.name, data_dir, missing, reason, remedy)
 
 
 def _local_files(source: IdxSource, data_dir: str, download_missing: bool,
@@ -275,16 +277,18 @@ def _local_files(source: IdxSource, data_dir: str, download_missing: bool,
         plain = os.path.join(data_dir, name[:-3])
         paths[name] = plain if os.path.exists(plain) else os.path.join(data_dir, name)
     missing = [n for n, p in paths.items() if not os.path.exists(p)]
-    if missing and (source is MNIST_SAMPLE or not download_missing):
-        raise DataError(f"missing {', '.join(missing)} in {data_dir}"
-                        + ("" if source is MNIST_SAMPLE else " (downloading is off)"))
+    if missing and source is MNIST_SAMPLE:
+        raise DataError(f"missing {', '.join(missing)} in {data_dir}: the package's bundled sample is incomplete; "
+                        "reinstall dlfund")
+    if missing and not download_missing:
+        raise unavailable(source, data_dir, missing, None)
     for name in missing:
         cb = (lambda done, total, _n=name: progress(_n, done, total)) if progress else None
         try:
             paths[name] = download.maybe_download(name, data_dir, source.urls, source.download_checksums[name],
                                                   progress=cb)
         except DownloadError as e:
-            raise DownloadError(offline_message(source, data_dir, missing, str(e))) from None
+            raise unavailable(source, data_dir, missing, str(e)) from None
     return paths
 
 
@@ -344,7 +348,8 @@ def read_data_sets(train_dir: str, one_hot: bool = True, dataset: str = "mnist",
 
     Raises:
         DataError: a file is malformed or image and label counts differ.
-        DownloadError: files are missing and cannot be downloaded.
+        DataUnavailable: files are missing, and downloading is off or failed
+            (``missing``, ``data_dir`` and ``reason`` say which and why).
     """
     paths = local_files(train_dir, dataset, download_missing, progress)
     source, data_dir = SOURCES[dataset], os.path.dirname(paths[TRAIN_IMAGES])
