@@ -1,12 +1,9 @@
 """Running a chapter 5 program: the command line, its help, its flagfiles, and one line per error.
 
-Every program defines its flags in a function ``define_flags(fv)`` and has a
-``main(argv, fv)``; :func:`run` wires them to absl for the command line, and
-:func:`call` runs the same program in this process on a fresh ``FlagValues``
-(``chapter5.compare`` and the tests do). Either way :func:`guarded` turns a
-:class:`dlfund.errors.DlfundError` into one line, ``error: ...``, and exit code
-1; :func:`command_line_message` gives the advice of the library's errors in
-terms of this program's flags (the library speaks of Python arguments).
+Every program has ``define_flags(fv)`` and ``main(argv, fv)``; :func:`run` wires them to absl,
+:func:`call` runs the same program in this process on fresh flags (``chapter5.compare``, the tests).
+Either way :func:`guarded` turns a :class:`dlfund.errors.DlfundError` into one line and exit code 1,
+with the library's advice given as this program's flags (:func:`command_line_message`).
 """
 
 from __future__ import annotations
@@ -23,19 +20,10 @@ from absl import app, flags
 from absl import logging as absl_logging
 
 from chapter5 import interrupts, rundir
-from dlfund import checkpoints
-from dlfund.errors import (
-    CheckpointMismatch,
-    DataUnavailable,
-    DlfundError,
-    ForeignCheckpoint,
-    NoReadableCheckpoint,
-    TrainingDiverged,
-)
+from dlfund import checkpoints, errors
+from dlfund.errors import DlfundError
 
-#: Exit codes.
-EXIT_ERROR = 1
-EXIT_INTERRUPTED = 130
+EXIT_ERROR, EXIT_INTERRUPTED = 1, 130  # as shells report a Ctrl-C
 
 #: The flagfiles shipped in the package (``chapter5/flags/*.cfg``).
 FLAGFILE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flags")
@@ -54,18 +42,11 @@ def no_arguments(argv: list) -> None:
         raise UsageError(f"unexpected arguments {argv[1:]}; flags look like --name=value (see --helpshort)")
 
 
-def fail(message: str, code: int = EXIT_ERROR) -> int:
-    """Prints ``error: message`` to stderr and returns ``code`` (for ``return fail(...)``)."""
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    return code
-
-
 def command_line_message(e: DlfundError, program: str, fv: flags.FlagValues) -> str:
     """The one line a reader sees for ``e``: its problem, and its advice in terms of ``program``'s flags.
 
-    The library's errors advise in Python terms (``ModelOptions(book_output_relu=True)``);
-    here those of them that have advice get it again as flags (``--book_output_relu``),
-    from the data the error carries.
+    The library advises in Python terms (``ModelOptions(book_output_relu=True)``); here the same
+    advice is made again as flags (``--book_output_relu``) from the data the error carries.
     """
     advice = _flag_advice(e, program, fv)
     if advice is None:
@@ -75,22 +56,22 @@ def command_line_message(e: DlfundError, program: str, fv: flags.FlagValues) -> 
 
 def _flag_advice(e: DlfundError, program: str, fv: flags.FlagValues) -> str | None:
     """The advice for ``e`` in flags ("" for none), or None for an error whose own message says it all."""
-    if isinstance(e, DataUnavailable):
+    if isinstance(e, errors.DataUnavailable):
         return f"{e.remedy}, or train offline on the bundled MNIST sample with --dataset=mnist_sample."
-    if isinstance(e, CheckpointMismatch):
-        if e.output_batch_norm_only:
-            return ("These are the output layer's batch norm of the book's listing (errata E1): pass "
-                    "--book_output_relu to build the network as printed.")
+    if isinstance(e, errors.CheckpointMismatch) and e.output_batch_norm_only:
+        return ("These are the output layer's batch norm of the book's listing (errata E1): pass "
+                "--book_output_relu to build the network as printed.")
+    if isinstance(e, errors.CheckpointMismatch):
         return "Check --model (and --hidden_units) against the run that wrote it."
-    if isinstance(e, ForeignCheckpoint):
+    if isinstance(e, errors.ForeignCheckpoint):
         return f"Start a new run from it with --init_checkpoint={e.checkpoint}"
-    if isinstance(e, NoReadableCheckpoint):
+    if isinstance(e, errors.NoReadableCheckpoint):
         if program != "train":
             return ""
         new_name = os.path.relpath(e.run_dir, fv.logdir) + "_new"
         return "To start the run over in a new run directory: " + rundir.command(
             "train", f"--flagfile={rundir.flagfile(e.run_dir)}", f"--run_name={new_name}")
-    if isinstance(e, TrainingDiverged) and "learning_rate" in fv:
+    if isinstance(e, errors.TrainingDiverged) and "learning_rate" in fv:
         kept = checkpoints.latest_intact(rundir.run_dir(fv))
         return (f"Training diverged: try a lower --learning_rate (now {fv.learning_rate:g}); the last good "
                 f"checkpoint is kept: {kept or 'none was saved yet'}")
@@ -133,7 +114,8 @@ def guarded(main: Main, argv: list, fv: flags.FlagValues) -> int:
     except DlfundError as e:
         if fv.debug:
             raise
-        return fail(command_line_message(e, program_name(main), fv))
+        print(f"error: {command_line_message(e, program_name(main), fv)}", file=sys.stderr, flush=True)
+        return EXIT_ERROR
     except BrokenPipeError:
         # Output cut short (piped into head): stop quietly; point stdout at /dev/null so
         # the interpreter's final flush does not raise again.
@@ -187,8 +169,8 @@ def run(define_flags: DefineFlags, main: Main) -> None:
     """The command line: ``absl.app.run`` on the global ``FLAGS`` (exits the process); ``--helpshort``
     (``--help``, ``-h``) prints :func:`short_help`."""
     if any(a in HELP_ARGS for a in sys.argv[1:]):
-        module = sys.modules[main.__module__]
-        sys.stdout.write(short_help("chapter5." + program_name(main), module.__doc__, define_flags))
+        doc = sys.modules[main.__module__].__doc__
+        sys.stdout.write(short_help("chapter5." + program_name(main), doc, define_flags))
         sys.exit(0)
     define_flags(flags.FLAGS)
     sys.argv = packaged_flagfiles(sys.argv)

@@ -77,11 +77,7 @@ def main(argv: list, fv: flags.FlagValues, out: TextIO | None = None, signals: b
     with rundir.RunDirLock(directory) as lock, from_flags.op_determinism(fv.deterministic), \
             interrupts.stop_on_signals(signals) as stop, \
             v1.Session(graph=g.graph, config=from_flags.session_config(fv)) as sess:
-        if lock.took_over_from:
-            print(f"Took over {directory} from process {lock.took_over_from}, which is no longer running.", file=out)
-        print(f"Data: {data.note}; {data.train.num_examples} training, {data.validation.num_examples} "
-              f"validation, {data.test.num_examples} test examples.", file=out)
-        print(f"Run directory: {directory}", file=out, flush=True)
+        _report_where(lock, data, out)
         # sess.run(init_op), or the run's newest intact checkpoint
         start = training.restore_or_initialize(sess, g, directory, fv.init_checkpoint)
         rundir.write_run_files(directory, fv, start.resumed)  # only once the flags are known to fit the checkpoint
@@ -100,11 +96,7 @@ def main(argv: list, fv: flags.FlagValues, out: TextIO | None = None, signals: b
             state = training.train(sess, g, data, from_flags.train_config(fv), run_hooks, start)
             if state.interrupted:
                 invocation.save(state, history)
-                print(f"Interrupted by {stop.reason} at global step {state.global_step}; saved "
-                      f"{checkpoints.CHECKPOINT_PREFIX}-{state.global_step} in {directory}.", file=out)
-                print("Resume with: " + rundir.command("train", f"--flagfile={rundir.flagfile(directory)}"),
-                      file=out)
-                return 128 + signal.Signals[stop.reason]  # 130 for SIGINT, 143 for SIGTERM, as shells report them
+                return _interrupted(stop.reason, state.global_step, directory, out)
             print("Optimization Finished!", file=out)
             test = training.evaluate_set(sess, g, data.test, fv.eval_batch_size, fv.eval_examples)
             writer.add_summary(summaries.scalar_summary({"test accuracy": test.accuracy, "test cost": test.cost}),
@@ -112,6 +104,23 @@ def main(argv: list, fv: flags.FlagValues, out: TextIO | None = None, signals: b
         print("Test Accuracy:", "%.6f" % test.accuracy, file=out, flush=True)
         invocation.save(state, history, test)
     return 0
+
+
+def _report_where(lock: rundir.RunDirLock, data, out: TextIO) -> None:
+    """Says which data the run reads and which run directory it writes (and whose stale lock it took over)."""
+    if lock.took_over_from:
+        print(f"Took over {lock.directory} from process {lock.took_over_from}, which is no longer running.", file=out)
+    print(f"Data: {data.note}; {data.train.num_examples} training, {data.validation.num_examples} "
+          f"validation, {data.test.num_examples} test examples.", file=out)
+    print(f"Run directory: {lock.directory}", file=out, flush=True)
+
+
+def _interrupted(reason: str, global_step: int, directory: str, out: TextIO) -> int:
+    """Says where an interrupted run saved and how to resume it; returns 130 for SIGINT, 143 for SIGTERM."""
+    print(f"Interrupted by {reason} at global step {global_step}; saved {checkpoints.CHECKPOINT_PREFIX}-{global_step} "
+          f"in {directory}.", file=out)
+    print("Resume with: " + rundir.command("train", f"--flagfile={rundir.flagfile(directory)}"), file=out)
+    return 128 + signal.Signals[reason]  # as shells report a process ended by the signal
 
 
 def _report_start(start: training.Start, data, fv: flags.FlagValues, out: TextIO) -> None:

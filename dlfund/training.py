@@ -187,10 +187,8 @@ def train(sess: v1.Session, g: ModelGraph, data: Any, config: TrainConfig,
             evaluated at display steps unless empty.
         config: the training parameters.
         hooks: attached in this order (see :class:`Hook`).
-        start: what :func:`restore_or_initialize` returned for this session: the
-            global step it restored, and the running cost saved with its
-            checkpoint, so that the cost of an epoch resumed mid-way covers all
-            its steps. Without it the global step is read from the session.
+        start: what :func:`restore_or_initialize` returned: the global step (else
+            read from the session) and the running cost of a resumed epoch.
 
     Returns:
         The final :class:`TrainState` (``stop_reason`` says whether it stopped early).
@@ -199,16 +197,9 @@ def train(sess: v1.Session, g: ModelGraph, data: Any, config: TrainConfig,
         ValueError: ``config.batch_size`` is larger than the training set.
     """
     with g.graph.as_default():  # the hooks' saves and variable reads need the model's graph
-        total_batch = data.train.num_examples // config.batch_size  # the book's steps per epoch
-        if total_batch == 0:
-            raise ValueError(f"batch_size {config.batch_size} is larger than the training set "
-                             f"({data.train.num_examples} examples)")
-        global_step = start.global_step if start else int(sess.run(g.global_step))
-        state = TrainState(sess, g, config, total_batch, global_step=global_step)
-        data.train.seek(state.global_step * config.batch_size)
+        state, carried = _resume(sess, g, data, config, start)
+        total_batch = state.total_batch
         start_epoch, first_batch = divmod(state.global_step, total_batch)
-        carried = start.progress if start else None
-        carried = carried if carried and (carried.epoch, carried.steps) == (start_epoch, first_batch) else None
         _call(hooks, "begin", state)
 
         for epoch in range(start_epoch, config.training_epochs):
@@ -239,6 +230,22 @@ def train(sess: v1.Session, g: ModelGraph, data: Any, config: TrainConfig,
 
         _call(hooks, "end", state)
         return state
+
+
+def _resume(sess: v1.Session, g: ModelGraph, data: Any, config: TrainConfig,
+            start: Start | None) -> tuple[TrainState, checkpoints.EpochProgress | None]:
+    """The loop's state at its first step, the training stream moved there, and the epoch's running cost so far."""
+    total_batch = data.train.num_examples // config.batch_size  # the book's steps per epoch
+    if total_batch == 0:
+        raise ValueError(f"batch_size {config.batch_size} is larger than the training set "
+                         f"({data.train.num_examples} examples)")
+    state = TrainState(sess, g, config, total_batch,
+                       global_step=start.global_step if start else int(sess.run(g.global_step)))
+    data.train.seek(state.global_step * config.batch_size)
+    carried = start.progress if start else None
+    if carried and (carried.epoch, carried.steps) != divmod(state.global_step, total_batch):
+        carried = None  # saved with another checkpoint than the one restored
+    return state, carried
 
 
 def _display(hooks: Sequence[Hook], state: TrainState, validation: Any) -> None:
