@@ -13,7 +13,7 @@ setup(
     packages=find_packages(include=["dlfund", "dlfund.*", "chapter5", "chapter5.*"]),
     package_data={
         "dlfund.data": ["mnist_sample/*.gz", "mnist_sample/README.md"],
-        "chapter5": ["flags/*.cfg"],
+        "chapter5": ["flags/*.cfg", "notebooks/*.ipynb"],
     },
     install_requires=[
         "tensorflow>=2.16,<3",  # everything rests on tf.compat.v1
@@ -22,8 +22,11 @@ setup(
         "absl-py",
     ],
     extras_require={
-        "test": ["pytest", "ruff"],
+        # What CI needs: the suite, the linter, and executing the notebooks headless.
+        "test": ["pytest", "ruff", "nbclient", "nbformat", "ipykernel", "matplotlib", "scikit-learn"],
         "plot": ["matplotlib"],
+        # Reading and running the notebooks (chapter5/notebooks/) in Jupyter; scikit-learn for t-SNE.
+        "notebooks": ["jupyter", "nbclient", "nbformat", "ipykernel", "matplotlib", "scikit-learn"],
     },
     license="MIT (code); the bundled MNIST sample is CC BY-SA 3.0",
 )

@@ -18,10 +18,10 @@ noise, whatever the order of the imports in the program modules; a Ctrl-C
 during that start-up ends the program with one line and exit code 130.
 """
 
-import logging
 import os
 import sys
-import warnings
+
+from dlfund.quiet import import_tensorflow
 
 
 def _interrupted_while_starting(kind, value, traceback) -> None:
@@ -37,45 +37,11 @@ def _interrupted_while_starting(kind, value, traceback) -> None:
 if sys.argv[:1] == ["-m"]:
     sys.excepthook = _interrupted_while_starting
 
-#: Warnings about TensorFlow's own APIs, which the book's ``tf.compat.v1`` style
-#: uses on purpose: (category, message regex, module regex). Hidden unless ``--verbose``.
-QUIET_WARNINGS = (
-    (UserWarning, r"`tf\.lite\.Interpreter` is deprecated", ""),
-    (DeprecationWarning, "", r"(tensorflow|keras|tensorboard|google\.protobuf)(\.|$)"),
-)
-
 
 def quiet_tensorflow(argv=None) -> None:
-    """Imports TensorFlow with its C++ start-up and deprecation messages hidden, unless ``--verbose``.
-
-    ``TF_CPP_MIN_LOG_LEVEL`` hides most C++ logging, but a few lines (oneDNN,
-    CUDA stubs) are written to file descriptor 2 before logging is set up,
-    whatever the level; they are swallowed by pointing fd 2 at /dev/null for
-    the duration of the import only. Python exceptions raised by the import
-    are unaffected.
-    """
+    """Imports TensorFlow with its start-up and deprecation messages hidden, unless ``--verbose`` is given."""
     argv = sys.argv if argv is None else argv
-    if any(a in ("--verbose", "--verbose=true", "--verbose=True", "--verbose=1") for a in argv):
-        return
-    # 3 also hides C++ ERROR lines (e.g. oneDNN falling back to Eigen): real failures still raise.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" not in sys.modules:
-        saved = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            sys.stderr.flush()
-            os.dup2(devnull, 2)
-            import tensorflow
-            # Device discovery prints CUDA messages on machines without a GPU; do it here, muted.
-            tensorflow.config.list_physical_devices()
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(devnull)
-    import tensorflow as tf
-    tf.get_logger().setLevel(logging.ERROR)
-    for category, message, module in QUIET_WARNINGS:
-        warnings.filterwarnings("ignore", message=message, category=category, module=module)
+    import_tensorflow(verbose=any(a in ("--verbose", "--verbose=true", "--verbose=True", "--verbose=1") for a in argv))
 
 
 quiet_tensorflow()

@@ -96,9 +96,11 @@ def packaged_flagfiles(argv: list) -> list:
 
 
 def program_name(main: Main) -> str:
-    """``train`` for ``chapter5.train.main`` (also when it runs as ``__main__``)."""
-    module = sys.modules.get(main.__module__)
-    return os.path.splitext(os.path.basename(getattr(module, "__file__", None) or main.__module__))[0]
+    """``train`` for ``chapter5.train.main`` (also when it runs as ``__main__``), ``notebooks`` for
+    ``chapter5.notebooks.__main__.main``."""
+    spec = getattr(sys.modules.get(main.__module__), "__spec__", None)
+    name = spec.name if spec is not None else main.__module__
+    return name.removesuffix(".__main__").rsplit(".", 1)[-1]
 
 
 def guarded(main: Main, argv: list, fv: flags.FlagValues) -> int:
