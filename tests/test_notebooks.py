@@ -52,5 +52,5 @@ def test_a_cell_that_raises_stops_the_run_with_one_line_and_nothing_is_saved(tmp
     nbformat.write(nb, str(tmp_path / "broken.ipynb"))
     with pytest.raises(NotebookFailed) as e:
         execute(str(tmp_path / "broken.ipynb"), str(tmp_path / "out.ipynb"), cell_timeout=60)
-    assert str(e.value) == "broken.ipynb, cell 1: ZeroDivisionError: division by zero"
+    assert str(e.value) == "broken.ipynb, cell 2 of 2 (In [2]): ZeroDivisionError: division by zero"
     assert not (tmp_path / "out.ipynb").exists()

@@ -73,9 +73,11 @@ def execute(path: str, output: str, cell_timeout: int) -> tuple[int, int, float]
     try:
         client.execute(stderr=subprocess.DEVNULL)  # the kernel's own start-up notices; cell output is kept
     except nbclient.exceptions.CellExecutionError as e:
-        index = next((i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error"
-                                                                 for o in c.get("outputs", []))), None)
-        raise NotebookFailed(f"{name}, cell {index}: {e.ename}: {e.evalue}") from None
+        failed = next((i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error"
+                                                                  for o in c.get("outputs", []))), None)
+        where = (f"cell {failed + 1} of {len(nb.cells)} (In [{nb.cells[failed].execution_count}])"
+                 if failed is not None else "a cell")
+        raise NotebookFailed(f"{name}, {where}: {e.ename}: {e.evalue}") from None
     except nbclient.exceptions.CellTimeoutError:
         raise NotebookFailed(f"{name}: a cell ran longer than --cell_timeout={cell_timeout} s") from None
     seconds = time.perf_counter() - start
