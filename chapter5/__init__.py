@@ -10,32 +10,30 @@ and ``benchmark``; each concern they share has one module:
 * ``rundir``: the run directory (lock, ``flags.cfg``, ``run_info.txt``, ``results.json``, finding runs and checkpoints);
 * ``_cli``: running a program (help, flagfiles, one line per error, flag advice for the library's errors);
 * ``progress``: what is shown while a program works;
-* ``interrupts``: Ctrl-C and SIGTERM during training.
+* ``interrupts``: Ctrl-C and SIGTERM, from a program's first line to its last.
 
 Importing this package imports TensorFlow quietly first (:func:`quiet_tensorflow`),
 so that the programs print the book's lines and not TensorFlow's start-up
-noise, whatever the order of the imports in the program modules; a Ctrl-C
-during that start-up ends the program with one line and exit code 130.
+noise, whatever the order of the imports in the program modules.
+
+When a program starts (``python -m chapter5.<program>``), this package's first
+statement holds SIGINT and SIGTERM back (blocks them): a Ctrl-C while TensorFlow
+loads, the data is read or the graph is built waits, and the program takes it
+at one point, ``chapter5.interrupts.take_pending``: one line and exit code 130
+(143 for SIGTERM) if it came while starting, a clean stop if it comes later.
+TensorFlow's import code, which can swallow a ``KeyboardInterrupt``, never
+sees one.
 """
 
-import os
+import signal
 import sys
 
-from dlfund.quiet import import_tensorflow
-
-
-def _interrupted_while_starting(kind, value, traceback) -> None:
-    """Ctrl-C before a program's own handling is in place (while TensorFlow loads): one line, exit 130."""
-    if issubclass(kind, KeyboardInterrupt):
-        print("\nInterrupted while starting; nothing was being saved at that moment.", file=sys.stderr, flush=True)
-        os._exit(130)  # nothing to clean up yet; 130 is how shells report SIGINT
-    sys.__excepthook__(kind, value, traceback)
-
-
 # ``python -m chapter5.<program>`` imports this package with argv[0] == "-m" (runpy sets the module's path
-# only afterwards): only then, not when a test or a notebook imports it, is a Ctrl-C during start-up quiet.
+# only afterwards): only then, not when a test or a notebook imports it, are the signals held back.
 if sys.argv[:1] == ["-m"]:
-    sys.excepthook = _interrupted_while_starting
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+from dlfund.quiet import import_tensorflow  # noqa: E402  (after the signals are held)
 
 
 def quiet_tensorflow(argv=None) -> None:

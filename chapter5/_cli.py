@@ -96,15 +96,16 @@ def packaged_flagfiles(argv: list) -> list:
 
 
 def program_name(main: Main) -> str:
-    """``train`` for ``chapter5.train.main`` (also when it runs as ``__main__``), ``notebooks`` for
-    ``chapter5.notebooks.__main__.main``."""
+    """``train`` for ``chapter5.train.main`` (also run as ``__main__``), ``notebooks`` for its ``__main__``."""
     spec = getattr(sys.modules.get(main.__module__), "__spec__", None)
     name = spec.name if spec is not None else main.__module__
     return name.removesuffix(".__main__").rsplit(".", 1)[-1]
 
 
-def guarded(main: Main, argv: list, fv: flags.FlagValues) -> int:
-    """Runs ``main(argv, fv)``, turning :class:`DlfundError` into one line and exit code 1."""
+def guarded(main: Main, argv: list, fv: flags.FlagValues, take_signals: bool = True) -> int:
+    """Runs ``main(argv, fv)``, turning :class:`DlfundError` into one line and exit code 1, an interrupt into
+    one line and 130 (:mod:`chapter5.interrupts`; ``take_signals``: act on a signal held back while starting
+    first, which ``train`` does itself when training starts)."""
     if fv.verbose:
         tf.get_logger().setLevel(logging.INFO)
         warnings.resetwarnings()
@@ -112,6 +113,7 @@ def guarded(main: Main, argv: list, fv: flags.FlagValues) -> int:
         # Parts of TensorFlow (SavedModel export, for one) log through absl directly.
         absl_logging.set_verbosity(absl_logging.WARNING)
     try:
+        interrupts.take_pending() if take_signals else interrupts.raise_if_pending()
         return main(argv, fv)
     except DlfundError as e:
         if fv.debug:
@@ -127,12 +129,8 @@ def guarded(main: Main, argv: list, fv: flags.FlagValues) -> int:
     except KeyboardInterrupt as e:
         if fv.debug:
             raise
-        if isinstance(e, interrupts.StoppedAtOnce):
-            print("\nStopped by a second interrupt without saving; the previous checkpoints are kept.",
-                  file=sys.stderr)
-        else:
-            print("\nInterrupted; nothing was being saved at that moment.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print("\n" + getattr(e, "line", interrupts.INTERRUPTED), file=sys.stderr)
+        return 128 + getattr(e, "signum", 2)  # 130 for SIGINT, as shells report it
 
 
 HELP_ARGS = ("--help", "--helpshort", "-h", "-?")
@@ -167,16 +165,16 @@ def short_help(program: str, doc: str, define_flags: DefineFlags, width: int = 1
     return "\n".join(lines) + "\n"
 
 
-def run(define_flags: DefineFlags, main: Main) -> None:
+def run(define_flags: DefineFlags, main: Main, take_signals: bool = True) -> None:
     """The command line: ``absl.app.run`` on the global ``FLAGS`` (exits the process); ``--helpshort``
-    (``--help``, ``-h``) prints :func:`short_help`."""
+    (``--help``, ``-h``) prints :func:`short_help`. ``take_signals`` as for :func:`guarded`."""
     if any(a in HELP_ARGS for a in sys.argv[1:]):
         doc = sys.modules[main.__module__].__doc__
         sys.stdout.write(short_help("chapter5." + program_name(main), doc, define_flags))
         sys.exit(0)
     define_flags(flags.FLAGS)
     sys.argv = packaged_flagfiles(sys.argv)
-    app.run(lambda argv: guarded(main, argv, flags.FLAGS))
+    app.run(lambda argv: guarded(main, argv, flags.FLAGS, take_signals))
 
 
 def call(define_flags: DefineFlags, main: Main, argv: list) -> int:

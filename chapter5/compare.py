@@ -19,7 +19,6 @@ import concurrent.futures
 import csv
 import datetime
 import io
-import json
 import os
 import platform
 import shlex
@@ -30,7 +29,7 @@ import time
 import tensorflow as tf
 from absl import flags
 
-from chapter5 import _cli, flag_defs, from_flags, train
+from chapter5 import _cli, flag_defs, from_flags, rundir, train
 from dlfund.errors import DlfundError
 
 #: suite -> (description, common flags, [(run name, flags)]). Learning rates are each
@@ -135,11 +134,9 @@ def run_one(suite_dir: str, run: str, args: list) -> dict:
     except DlfundError as e:
         error = _cli.command_line_message(e, "train", fv)
         return {"run": run, "error": error.splitlines()[0], "wall_seconds": time.perf_counter() - start}
-    results_path = os.path.join(suite_dir, run, "results.json")
-    if code != 0 or not os.path.exists(results_path):
+    results = rundir.read_results(os.path.join(suite_dir, run)) if code == 0 else {}
+    if not results:
         return {"run": run, "error": f"exit code {code}", "wall_seconds": time.perf_counter() - start}
-    with open(results_path) as f:
-        results = json.load(f)
     results.update(run=run, wall_seconds=time.perf_counter() - start)
     return results
 

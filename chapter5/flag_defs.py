@@ -10,6 +10,8 @@ each; ``tests/test_programs.py`` checks that no flag is defined twice.
 
 from __future__ import annotations
 
+import os
+
 from absl import flags
 
 from dlfund import layers, objectives, preprocessing
@@ -48,10 +50,20 @@ def define_logdir(fv: flags.FlagValues) -> None:
 
 
 def define_run_name(fv: flags.FlagValues) -> None:
-    """``--run_name``: the run directory under ``--logdir`` that a program writes or reads."""
+    """``--run_name``: the run directory under ``--logdir`` that a program writes or reads (never outside it)."""
     flags.DEFINE_string("run_name", "", "The run directory under --logdir (e.g. quickstart; batch_norm/mlp for a run "
                         "of chapter5.compare). chapter5.train writes it, by default <model>_<dataset>; evaluate, "
                         "predict and export read its flags.cfg and newest checkpoint.", flag_values=fv)
+    flags.register_validator("run_name", inside_logdir, "--run_name must name a directory inside --logdir: no "
+                             "absolute path, no '..' (sub-folders such as batch_norm/mlp are fine)", flag_values=fv)
+
+
+def inside_logdir(run_name: str) -> bool:
+    """True for '' (the default name) and for a relative path that stays below ``--logdir``."""
+    if not run_name:
+        return True
+    parts = os.path.normpath(run_name).split(os.sep)
+    return not os.path.isabs(run_name) and parts[0] not in ("..", ".")
 
 
 def define_eval_batch_size(fv: flags.FlagValues) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import tensorflow as tf
 from absl import flags
 
-from chapter5 import progress
+from chapter5 import interrupts, progress
 from dlfund import preprocessing, training
 from dlfund.data import mnist
 from dlfund.graph import ModelGraph, build_graph
@@ -117,7 +117,12 @@ def fetch_data(fv: flags.FlagValues) -> None:
 
 def load_data(fv: flags.FlagValues, shuffle: bool = True, sort_by_label: bool = False, seed: int = 0,
               threads: int = 0):
-    """Reads the data set chosen by the data flags (``dlfund.data.mnist`` or ``cifar10``)."""
+    """Reads the data set chosen by the data flags (``dlfund.data.mnist`` or ``cifar10``).
+
+    Missing files are downloaded first, where a Ctrl-C can stop the download (:func:`chapter5.interrupts.allowed`).
+    """
+    with interrupts.allowed():
+        fetch_data(fv)
     # A program without --validation_size uses only the test set: no images need holding out.
     validation_size = _value(fv, "validation_size", 0)
     validation_size = None if validation_size < 0 else validation_size

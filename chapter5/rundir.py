@@ -18,6 +18,7 @@ paste), which is why this module lives in ``chapter5`` and not in the library.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import glob
 import json
@@ -102,7 +103,7 @@ class RunDirLock:
     def __init__(self, directory: str) -> None:
         self.directory = directory
         self.path = os.path.join(directory, LOCK_FILE)
-        self.took_over_from: int | None = None
+        self.took_over_from: int | str | None = None
         self._held = False
 
     def acquire(self) -> None:
@@ -111,31 +112,49 @@ class RunDirLock:
         except OSError as e:
             raise RunDirError(f"{self.directory}: cannot create the run directory ({e.strerror or e})",
                               path=self.directory) from None
-        for _ in range(2):
+        for _ in range(3):
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                self._create()
             except FileExistsError:
                 owner = self._owner()
                 if owner is not None and owner != os.getpid() and _pid_alive(owner):
                     raise RunDirInUse(self.directory, owner, self.path) from None
-                self.took_over_from = owner
-                try:
-                    os.remove(self.path)  # stale: its owner is gone
-                except FileNotFoundError:
-                    pass
+                if os.path.exists(self.path):  # stale: its owner is gone, or it names none (damaged)
+                    self.took_over_from = owner or "a damaged lock file"
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(self.path)
                 continue
             except OSError as e:
                 raise RunDirError(f"{self.directory}: not writable ({e.strerror or e})", "Choose another --logdir",
                                   self.directory) from None
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()}\n")
             self._held = True
             return
         raise RunDirError(f"{self.path}: could not take the lock", path=self.directory)
 
-    def _owner(self) -> int | None:
+    def _create(self) -> None:
+        """Creates the lock file holding this process's pid, whole or not at all: it is written under another
+        name and linked into place, so no other process ever sees it empty (and takes it for a damaged one).
+
+        Raises:
+            FileExistsError: the lock file exists.
+        """
+        temporary = f"{self.path}.{os.getpid()}"
+        with open(temporary, "w") as f:
+            f.write(f"{os.getpid()}\n")
         try:
-            with open(self.path) as f:
+            os.link(temporary, self.path)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links on this file system (FAT, some network ones): created in place
+            with os.fdopen(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644), "w") as f:
+                f.write(f"{os.getpid()}\n")
+        finally:
+            os.remove(temporary)
+
+    def _owner(self) -> int | None:
+        """The pid in the lock file; None if it names none (gone, damaged, not text)."""
+        try:
+            with open(self.path, "rb") as f:
                 return int(f.read().strip() or 0) or None
         except (OSError, ValueError):
             return None
@@ -173,6 +192,7 @@ def read_flags(path: str) -> flags.FlagValues:
     Raises:
         RunDirError: the file cannot be read or holds flags that are not valid.
     """
+    _check_text(path, "give the run's flags (--model, --dataset, ...) on the command line")
     fv = flags.FlagValues()
     flag_defs.define_training_flags(fv)
     try:
@@ -180,6 +200,19 @@ def read_flags(path: str) -> flags.FlagValues:
     except flags.Error as e:
         raise RunDirError(f"{path}: not a readable flags file ({e})", path=os.path.dirname(path)) from None
     return fv
+
+
+def _check_text(path: str, instead: str) -> None:
+    """Raises RunDirError, naming ``path`` and what to do (``instead``), unless it is UTF-8 text."""
+    try:
+        with open(path, "rb") as f:
+            f.read().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RunDirError(f"{path} is damaged: it is not text (byte {e.object[e.start]:#04x} at offset {e.start}); "
+                          "nothing was changed", f"Restore it from a copy, or move it away and {instead}",
+                          os.path.dirname(path)) from None
+    except OSError as e:
+        raise RunDirError(f"{path}: cannot be read ({e.strerror or e})", path=os.path.dirname(path)) from None
 
 
 def apply_run_flags(fv: flags.FlagValues, directory: str,
@@ -243,14 +276,17 @@ def write_run_files(directory: str, fv: flags.FlagValues, resumed_from: str | No
 
 
 def check_resume(directory: str, fv: flags.FlagValues) -> None:
-    """Refuses to resume a run with flags that would change what the run is (:data:`flag_defs.RUN_FLAGS`).
+    """Refuses to resume a run with flags that would change what the run is (:data:`flag_defs.RUN_FLAGS`),
+    or whose ``flags.cfg`` or ``results.json`` is damaged.
 
-    Only a run directory that holds checkpoints is checked: anything else starts a new run.
+    Only a run directory that holds checkpoints is checked for its flags: anything else starts a new run.
 
     Raises:
         RunDirError: one message with the saved and the given values, and how to
-            start a new run (from this run's weights, where they fit).
+            start a new run (from this run's weights, where they fit); or naming
+            the damaged file and what to do.
     """
+    read_results(directory)  # a damaged results.json stops the run here, before anything is written
     saved_path = flagfile(directory)
     if not os.path.exists(saved_path) or not checkpoints.candidates(directory):
         return
@@ -317,6 +353,17 @@ def skipped_line(path: str, problem: str) -> str:
     return f"Skipped {path}: {problem}{kept}."
 
 
+def report_checkpoints(directory: str, found: checkpoints.RunCheckpoints, out) -> None:
+    """Names each newer checkpoint skipped as damaged, and a damaged state file, one line each on ``out``."""
+    for path, problem in found.skipped:
+        print(skipped_line(path, problem), file=out, flush=True)
+    problem = checkpoints.state_file_problem(directory)
+    if problem:
+        print(f"Note: {os.path.join(directory, 'checkpoint')}, the checkpoint state file, is damaged ({problem}); "
+              "the checkpoints were found by their file names, and the next save writes it anew.", file=out,
+              flush=True)
+
+
 def checkpoint_to_use(directory: str | None, checkpoint: str) -> str:
     """``checkpoint`` if given, else the newest in ``directory`` that reads back in full.
 
@@ -328,8 +375,8 @@ def checkpoint_to_use(directory: str | None, checkpoint: str) -> str:
     if checkpoint:
         return checkpoint
     found = checkpoints.newest_intact(directory, newest_only=True) if directory else checkpoints.RunCheckpoints([], [])
-    for path, problem in found.skipped:
-        print(skipped_line(path, problem), file=sys.stderr, flush=True)
+    if directory:
+        report_checkpoints(directory, found, sys.stderr)
     if not found.latest:
         raise CheckpointError(f"no checkpoint in {directory}", "Train first (python -m chapter5.train ...) or pass "
                               "--checkpoint=PATH", directory)
@@ -340,13 +387,27 @@ def checkpoint_to_use(directory: str | None, checkpoint: str) -> str:
 
 
 def read_results(directory: str) -> dict:
-    """The run's ``results.json``, or {} if there is none (or it cannot be read)."""
-    try:
-        with open(os.path.join(directory, RESULTS_FILE)) as f:
-            results = json.load(f)
-        return results if isinstance(results, dict) else {}
-    except (OSError, ValueError):
+    """The run's ``results.json``, or {} if there is none.
+
+    Raises:
+        RunDirError: the file is damaged (not JSON, not text, not an object); it
+            is left as it is, so that no run overwrites the history it holds.
+    """
+    path = os.path.join(directory, RESULTS_FILE)
+    if not os.path.exists(path):
         return {}
+    instead = "train on: the run's history then starts afresh"
+    _check_text(path, instead)
+    try:
+        with open(path, encoding="utf-8") as f:
+            results = json.load(f)
+    except ValueError as e:
+        results = e
+    if not isinstance(results, dict):
+        reason = f"not JSON: {results}" if isinstance(results, ValueError) else "not a JSON object"
+        raise RunDirError(f"{path} is damaged ({reason}); nothing was changed",
+                          f"Restore it from a copy, or move it away and {instead}", directory)
+    return results
 
 
 def update_results(directory: str, new: dict, invocation: dict) -> dict:

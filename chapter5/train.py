@@ -14,6 +14,7 @@ modules and :mod:`dlfund.hooks`.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from typing import TextIO
@@ -70,12 +71,14 @@ def main(argv: list, fv: flags.FlagValues, out: TextIO | None = None, signals: b
     if fv.batch_size > data.train.num_examples:
         raise _cli.UsageError(f"--batch_size={fv.batch_size} is larger than the training set "
                               f"({data.train.num_examples} examples)")
+    interrupts.raise_if_pending()  # a Ctrl-C while the data was read ends the program now
     directory = rundir.run_dir(fv)
     rundir.check_resume(directory, fv)
     # with tf.Graph().as_default(): placeholders, inference, loss, training, evaluate, Saver
     g = from_flags.training_graph(fv)
-    with rundir.RunDirLock(directory) as lock, from_flags.op_determinism(fv.deterministic), \
-            interrupts.stop_on_signals(signals) as stop, \
+    # A Ctrl-C held back while starting is taken here, before anything is written (chapter5/interrupts.py).
+    with interrupts.stop_on_signals(signals) as stop, rundir.RunDirLock(directory) as lock, \
+            from_flags.op_determinism(fv.deterministic), \
             v1.Session(graph=g.graph, config=from_flags.session_config(fv)) as sess:
         _report_where(lock, data, out)
         # sess.run(init_op), or the run's newest intact checkpoint
@@ -94,7 +97,7 @@ def main(argv: list, fv: flags.FlagValues, out: TextIO | None = None, signals: b
                 run_hooks.append(hooks.StopAtStep(fv.max_steps))
             # Training cycle
             state = training.train(sess, g, data, from_flags.train_config(fv), run_hooks, start)
-            if state.interrupted:
+            if stop.finish() or state.interrupted:  # also a signal after the last step: the run is saved
                 invocation.save(state, history)
                 return _interrupted(stop.reason, state.global_step, directory, out)
             print("Optimization Finished!", file=out)
@@ -108,8 +111,10 @@ def main(argv: list, fv: flags.FlagValues, out: TextIO | None = None, signals: b
 
 def _report_where(lock: rundir.RunDirLock, data, out: TextIO) -> None:
     """Says which data the run reads and which run directory it writes (and whose stale lock it took over)."""
-    if lock.took_over_from:
+    if isinstance(lock.took_over_from, int):
         print(f"Took over {lock.directory} from process {lock.took_over_from}, which is no longer running.", file=out)
+    elif lock.took_over_from:
+        print(f"Took over {lock.directory}: its lock file {lock.path} was damaged (it named no process).", file=out)
     print(f"Data: {data.note}; {data.train.num_examples} training, {data.validation.num_examples} "
           f"validation, {data.test.num_examples} test examples.", file=out)
     print(f"Run directory: {lock.directory}", file=out, flush=True)
@@ -124,9 +129,12 @@ def _interrupted(reason: str, global_step: int, directory: str, out: TextIO) -> 
 
 
 def _report_start(start: training.Start, data, fv: flags.FlagValues, out: TextIO) -> None:
-    """Names the damaged checkpoints skipped, and says whether the run resumed or starts from a checkpoint."""
-    for path, problem in start.found.skipped:
-        print(rundir.skipped_line(path, problem), file=out)
+    """Names what was found damaged, and says whether the run resumed or starts from a checkpoint."""
+    rundir.report_checkpoints(rundir.run_dir(fv), start.found, out)
+    progress_file = (start.resumed or "") + checkpoints.PROGRESS_SUFFIX
+    if start.resumed and os.path.exists(progress_file) and start.progress is None:
+        print(f"Note: {progress_file} is damaged; the resumed epoch's cost averages its steps from here on.",
+              file=out)
     if start.resumed:
         print(f"Resuming from {start.resumed} (global step {start.global_step}, "
               f"{start.global_step // (data.train.num_examples // fv.batch_size)} of {fv.training_epochs} epochs "
@@ -144,4 +152,4 @@ def _summaries(writer: v1.summary.FileWriter, g, data) -> hooks.SummaryWriterHoo
 
 
 if __name__ == "__main__":
-    _cli.run(define_flags, main)
+    _cli.run(define_flags, main, take_signals=False)  # taken when training starts: stop_on_signals

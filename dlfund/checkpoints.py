@@ -160,15 +160,25 @@ class RunCheckpoints(NamedTuple):
         return [(p, why) for p, why in self.damaged if checkpoint_step(p) > newest]
 
 
-def _state_names(run_dir: str) -> list:
-    """Base names of the checkpoints the state file lists (absolute paths of older runs included)."""
+def _read_state(run_dir: str) -> tuple[list, str | None]:
+    """Base names of the checkpoints the state file lists (absolute paths of older runs included), and what
+    keeps the state file from being read (None if it reads, or is not there)."""
     try:
         state = tf.train.get_checkpoint_state(run_dir)
-    except (tf.errors.OpError, ValueError, text_format.ParseError):
-        return []
+    except (tf.errors.OpError, ValueError, text_format.ParseError) as e:  # UnicodeDecodeError is a ValueError
+        return [], _first_line(e)
     if state is None:
-        return []
-    return [os.path.basename(p) for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path] if p]
+        return [], None
+    return [os.path.basename(p) for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path] if p], None
+
+
+def state_file_problem(run_dir: str) -> str | None:
+    """What is wrong with ``run_dir``'s ``checkpoint`` state file, or None if it reads (or there is none).
+
+    A damaged state file costs nothing: the checkpoints are found by their file
+    names (:func:`candidates`) and the next save writes the state file anew.
+    """
+    return _read_state(run_dir)[1]
 
 
 def candidates(run_dir: str) -> list:
@@ -181,7 +191,7 @@ def candidates(run_dir: str) -> list:
     """
     if not os.path.isdir(run_dir):
         return []
-    names = set(_state_names(run_dir))
+    names = set(_read_state(run_dir)[0])
     for found in glob.glob(os.path.join(glob.escape(run_dir), CHECKPOINT_PREFIX + "-*")):
         base = os.path.basename(found)
         prefix = base.split(".", 1)[0] if "." in base else base

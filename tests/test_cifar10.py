@@ -173,6 +173,23 @@ def test_an_interrupted_download_or_extraction_is_retried(tmp_path, monkeypatch)
     assert os.path.exists(os.path.join(batches, "test_batch.bin"))
 
 
+@pytest.mark.parametrize("cut", ["a training file missing", "a training file cut short"])
+def test_an_extraction_cut_short_after_the_test_file_is_extracted_again(tmp_path, monkeypatch, cut):
+    """test_batch.bin alone is no proof of a whole extraction: every batch file and its size are checked."""
+    archive = _served_archive(tmp_path, monkeypatch)
+    batches = cifar10.maybe_download_and_extract(str(tmp_path / "data"))
+    whole = {n: open(os.path.join(batches, n), "rb").read() for n in cifar10.TRAIN_FILES}
+    if cut == "a training file missing":
+        os.remove(os.path.join(batches, "data_batch_4.bin"))
+    else:  # cut at a record boundary, so that the file is still a whole number of records
+        with open(os.path.join(batches, "data_batch_5.bin"), "r+b") as f:
+            f.truncate(5 * cifar10.RECORD_BYTES)
+    monkeypatch.setattr(cifar10, "URL", "http://127.0.0.1:9/")  # the archive on disk is extracted again
+    assert cifar10.maybe_download_and_extract(str(tmp_path / "data")) == batches
+    assert {n: open(os.path.join(batches, n), "rb").read() for n in cifar10.TRAIN_FILES} == whole
+    assert (tmp_path / "data" / "cifar10" / cifar10.ARCHIVE).read_bytes() == archive
+
+
 def test_a_failed_download_is_one_message_naming_one_directory(tmp_path, monkeypatch):
     monkeypatch.setattr(cifar10, "URL", "http://127.0.0.1:9/")  # nothing listens there
     with pytest.raises(DownloadError) as e:

@@ -5,12 +5,15 @@ intact latest checkpoint. Signals, kills and the lock need a real training
 process; everything else runs the program in this process.
 """
 
+import contextlib
 import errno
 import gzip
+import importlib
 import os
 import pathlib
 import random
 import signal
+import threading
 import time
 import types
 
@@ -325,3 +328,59 @@ def _maps(pid):
         return pathlib.Path(f"/proc/{pid}/maps").read_text()
     except OSError:
         return ""
+
+
+@contextlib.contextmanager
+def _held_back_sigint():
+    """SIGINT held back (blocked) as a program's first line holds it, and one sent meanwhile; cleared after."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        # To this thread: TensorFlow's threads, started before this test, do not hold SIGINT back (a program's
+        # do: they start after its first line has blocked it, and inherit that).
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        assert signal.SIGINT in signal.sigpending()
+        yield
+    finally:
+        signal.sigtimedwait({signal.SIGINT}, 0)  # consumed, so that unblocking delivers nothing
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@pytest.mark.parametrize("program", ["train", "evaluate"])
+def test_a_ctrl_c_held_back_while_starting_is_taken_at_one_point(tmp_path, program, capsys):
+    """The race-free start-up: wherever a Ctrl-C lands while a program starts, it waits (blocked) and is taken at
+    one point: train takes it where training starts, before writing anything; the others before main."""
+    from absl import flags
+
+    from chapter5 import _cli
+    module = importlib.import_module(f"chapter5.{program}")
+    fv = flags.FlagValues()
+    module.define_flags(fv)
+    fv([program, "--dataset=mnist_sample", f"--logdir={tmp_path}", "--run_name=r",
+        *(["--max_steps=2", "--progress=off"] if program == "train" else [])])
+    with _held_back_sigint():
+        code = _cli.guarded(module.main, [program], fv, take_signals=program != "train")
+    captured = capsys.readouterr()
+    assert code == 130 and "Traceback" not in captured.err
+    assert captured.err == "\nInterrupted while starting; nothing was being saved at that moment.\n"
+    assert os.listdir(tmp_path) == []
+
+
+def test_signals_during_training_stop_it_and_after_it_interrupt_at_once():
+    """The handlers of a training run: a first signal asks for a stop (also one after the last step, which
+    finish() reports), a second stops at once; once training is over, a signal interrupts at once."""
+    from chapter5 import interrupts
+
+    def ctrl_c():
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        time.sleep(0.01)  # the handler runs in this thread at its next instruction; this gives it one
+
+    with interrupts.stop_on_signals() as stop:
+        ctrl_c()
+        assert stop.reason == "SIGINT"
+        with pytest.raises(interrupts.StoppedAtOnce):
+            ctrl_c()
+        assert stop.finish() == "SIGINT"  # came before training was over: the caller saves and says so
+        with pytest.raises(KeyboardInterrupt) as e:
+            ctrl_c()
+        assert type(e.value) is KeyboardInterrupt
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -195,11 +195,12 @@ def maybe_download_and_extract(data_dir: str, progress: Callable[[int, int | Non
     """Returns the ``cifar-10-batches-bin`` directory, downloading and extracting it if needed.
 
     Looks for the batch files in ``data_dir``, ``data_dir/cifar-10-batches-bin``
-    and ``data_dir/cifar10/cifar-10-batches-bin``; a local copy is used as it is.
-    Otherwise the archive in ``data_dir/cifar10`` is used if its MD5 matches, or
-    downloaded over https (and its MD5 checked), and extracted without letting
-    any member escape. Both steps run again whenever the batch files are
-    missing (the book's version never retried them once the archive existed).
+    and ``data_dir/cifar10/cifar-10-batches-bin``; a whole set (:func:`incomplete`)
+    is used as it is. Otherwise the archive in ``data_dir/cifar10`` is used if its
+    MD5 matches, or downloaded over https (and its MD5 checked), and extracted
+    without letting any member escape. Both steps run again whenever a batch
+    file is missing or cut short (the book's version never retried them once
+    the archive existed).
 
     Args:
         data_dir: where to look, and where to download into (``data_dir/cifar10``).
@@ -212,7 +213,7 @@ def maybe_download_and_extract(data_dir: str, progress: Callable[[int, int | Non
         DataError: the archive is broken.
     """
     for candidate in (data_dir, os.path.join(data_dir, BATCHES_DIR), os.path.join(data_dir, "cifar10", BATCHES_DIR)):
-        if os.path.exists(os.path.join(candidate, TEST_FILES[0])):
+        if incomplete(candidate) is None:
             return candidate
     target = os.path.join(data_dir, "cifar10")
     if not download_missing and not os.path.exists(os.path.join(target, ARCHIVE)):
@@ -226,9 +227,30 @@ def maybe_download_and_extract(data_dir: str, progress: Callable[[int, int | Non
         raise unavailable(data_dir, reason) from None
     download.extract_tar(archive, target)
     batches = os.path.join(target, BATCHES_DIR)
-    if not os.path.exists(os.path.join(batches, TEST_FILES[0])):
-        raise DataError(f"{archive}: extracted, but {batches} has no {TEST_FILES[0]}")
+    problem = incomplete(batches)
+    if problem:
+        raise DataError(f"{archive}: extracted, but {problem}")
     return batches
+
+
+def incomplete(directory: str) -> str | None:
+    """What keeps ``directory`` from being a whole set of CIFAR-10 batch files, or None if it is one.
+
+    All six files must be there, each a whole, non-zero number of records, and
+    the five training files of one size (the release's are 10,000 records
+    each): an extraction cut short leaves a file missing or shorter.
+    """
+    sizes = {}
+    for name in TRAIN_FILES + TEST_FILES:
+        path = os.path.join(directory, name)
+        if not os.path.exists(path):
+            return f"{path} is missing"
+        sizes[name] = os.path.getsize(path)
+        if not sizes[name] or sizes[name] % RECORD_BYTES:
+            return f"{path} is not a whole number of {RECORD_BYTES}-byte records ({sizes[name]} bytes)"
+    if len({sizes[n] for n in TRAIN_FILES}) > 1:
+        return f"the training files in {directory} differ in size: {', '.join(f'{n} {sizes[n]}' for n in TRAIN_FILES)}"
+    return None
 
 
 class TrainStream:
