@@ -169,17 +169,22 @@ def define_training_flags(fv: flags.FlagValues) -> None:
     flags.DEFINE_float("beta1", 0.9, "Adam beta1.", lower_bound=0.0, upper_bound=1.0, **d)
     flags.DEFINE_float("beta2", 0.999, "Adam beta2.", lower_bound=0.0, upper_bound=1.0, **d)
     flags.DEFINE_float("epsilon", 1e-8, "Adam epsilon.", lower_bound=0.0, **d)
-    flags.DEFINE_integer("batch_size", 100, "Mini-batch size (the book: 100).", lower_bound=1, **d)
+    flags.DEFINE_integer("batch_size", None, "Mini-batch size. Default: the listing's: 128 for --dataset=cifar10 "
+                         "(convnet_cifar.py), else 100 (convnet_mnist.py).", lower_bound=1, **d)
     flags.DEFINE_integer("training_epochs", 10, "Total epochs; a resumed run trains only what is left "
                          "(the book's listings say 1000).", lower_bound=1, **d)
     flags.DEFINE_integer("max_steps", 0, "Stop at this global step (0 = no limit), e.g. for smoke runs.",
                          lower_bound=0, **d)
-    flags.DEFINE_float("keep_prob", 0.5, "Dropout keep probability in training, in (0, 1] (the book: 0.5).", **d)
+    flags.DEFINE_float("keep_prob", None, "Dropout keep probability in training, in (0, 1]. Default: the listing's: "
+                       "1 for mlp and mlp_bn (multilayer_perceptron.py has no dropout) and for cifar_conv_bn (its "
+                       "listing feeds 1), else 0.5.", **d)
     flags.DEFINE_integer("display_step", 1, "Print, evaluate, summarize and checkpoint every this many epochs.",
                          lower_bound=1, **d)
     flags.DEFINE_integer("seed", 0, "Random seed of initial weights, dropout and the data order.", **d)
     flags.DEFINE_bool("shuffle", True, "Reshuffle the training set every epoch.", **d)
     flags.DEFINE_bool("sort_by_label", False, "Visit the training set sorted by label every epoch (experiment).", **d)
+    flags.DEFINE_bool("book_data_order", False, "Reproduce errata E13: the first epoch in file order, reshuffled from "
+                      "the second, as the book's input_data.py draws MNIST batches.", **d)
     flags.DEFINE_string("init_checkpoint", "", "Start a new run from this checkpoint's model variables (e.g. one "
                         "written by the book's own code, any TensorFlow version); the optimizer starts afresh.", **d)
     flags.DEFINE_integer("max_to_keep", 5, "Recent checkpoints kept in the run directory.", lower_bound=1, **d)
@@ -193,7 +198,7 @@ def define_training_flags(fv: flags.FlagValues) -> None:
                       "may be faster on some CPUs.", **d)
     flags.DEFINE_enum("progress", "auto", ["auto", "on", "off"], "Progress bar within an epoch (auto: on a terminal).",
                       **d)
-    flags.register_validator("keep_prob", lambda v: 0.0 < v <= 1.0, "--keep_prob must be in (0, 1]", **d)
+    flags.register_validator("keep_prob", lambda v: v is None or 0.0 < v <= 1.0, "--keep_prob must be in (0, 1]", **d)
     flags.register_validator("learning_rate", lambda v: v > 0.0, "--learning_rate must be positive", **d)
     flags.register_multi_flags_validator(
         ["model", "dataset"], lambda v: (get_model(v["model"]).input_shape != (784,)) == (v["dataset"] == "cifar10"),

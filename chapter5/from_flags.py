@@ -31,6 +31,19 @@ def resolve_batch_norm(fv: flags.FlagValues) -> None:
         fv.batch_norm = False
 
 
+#: ``--keep_prob`` where the listing's differs from 0.5: no dropout in chapter 3's MLP, keep_prob 1 fed by
+#: convnet_cifar_bn.py.
+LISTING_KEEP_PROB = {"mlp": 1.0, "mlp_bn": 1.0, "cifar_conv_bn": 1.0}
+
+
+def resolve_listing_defaults(fv: flags.FlagValues) -> None:
+    """Sets ``--keep_prob`` and ``--batch_size``, where not given, to the listing's for the model and data set."""
+    if fv.keep_prob is None:
+        fv.keep_prob = LISTING_KEEP_PROB.get(fv.model, 0.5)
+    if fv.batch_size is None:
+        fv.batch_size = 128 if fv.dataset == "cifar10" else 100
+
+
 def model_options(fv: flags.FlagValues) -> ModelOptions:
     """The :class:`ModelOptions` selected by the model flags."""
     return ModelOptions(weight_init=fv.weight_init, activation=fv.activation or None,
@@ -137,6 +150,7 @@ def load_data(fv: flags.FlagValues, shuffle: bool = True, sort_by_label: bool = 
                                       progress=progress.download_progress(), download_missing=download)
     return mnist.read_data_sets(data_dir(fv), one_hot=True, dataset=fv.dataset, validation_size=validation_size,
                                 shuffle=shuffle, sort_by_label=sort_by_label, seed=seed,
+                                first_epoch_in_order=_value(fv, "book_data_order", False),
                                 download_missing=download, progress=progress.download_progress())
 
 

@@ -65,6 +65,7 @@ def main(argv: list, fv: flags.FlagValues, out: TextIO | None = None, signals: b
     _cli.no_arguments(argv)
     out = out or sys.stdout
     from_flags.resolve_batch_norm(fv)
+    from_flags.resolve_listing_defaults(fv)
     # mnist = input_data.read_data_sets("data/", one_hot=True)
     data = from_flags.load_data(fv, shuffle=fv.shuffle, sort_by_label=fv.sort_by_label, seed=fv.seed,
                                 threads=fv.intra_op_threads)

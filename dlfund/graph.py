@@ -146,7 +146,12 @@ def build_graph(spec: ModelSpec, options: ModelOptions = ModelOptions(), *, lear
 
 
 def _merged_summaries(graph: tf.Graph, spec: ModelSpec, x: tf.Tensor, images: bool) -> tf.Tensor | None:
-    """Weight histograms, and with ``images`` the input images (the model added the filters)."""
+    """Weight histograms, and with ``images`` the input images (the model added the filters).
+
+    Additions: no listing writes histograms, and the MNIST listings write no
+    images at all (docs/errata.md, "Additions"); the CIFAR listings' own images
+    are ``distorted_images`` and ``filters``.
+    """
     summaries.weight_histograms(v1.trainable_variables())
     if images:
         side = int(round(spec.input_shape[0] ** 0.5))

@@ -96,7 +96,7 @@ def layer(input: tf.Tensor, weight_shape: Sequence[int], bias_shape: Sequence[in
     weight_init = weight_initializer(weight_init, fan_in=weight_shape[0])
     bias_init = v1.constant_initializer(value=0)
     W = v1.get_variable("W", weight_shape, initializer=weight_init)
-    b = v1.get_variable("b", bias_shape, initializer=bias_init)
+    b = v1.get_variable("b", bias_shape, initializer=bias_init)  # idle under batch norm, kept (errata E19)
     logits = tf.matmul(input, W) + b
     if phase_train is not None:
         logits = layer_batch_norm(logits, weight_shape[1], phase_train,
@@ -134,6 +134,8 @@ def conv2d(input: tf.Tensor, weight_shape: Sequence[int], bias_shape: Sequence[i
         from dlfund.summaries import filter_summary  # summaries imports nothing from here
         filter_summary(W, weight_shape)
     bias_init = v1.constant_initializer(value=0)
+    # With batch norm, b does nothing (the norm subtracts the channel's mean; it gets no gradient, errata E19):
+    # kept as in convnet_cifar_bn.py, so that the book's checkpoints, which hold it, restore name for name.
     b = v1.get_variable("b", bias_shape, initializer=bias_init)
     logits = tf.nn.bias_add(tf.nn.conv2d(input, W, strides=[1, 1, 1, 1], padding=padding), b)
     if phase_train is not None:

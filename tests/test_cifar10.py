@@ -91,6 +91,7 @@ def test_the_books_inputs_give_one_pass_of_central_crops_whitened(tmp_path):
                     while True:
                         got.append(s.run([batch_images, batch_labels]))
         assert [len(b) for _, b in got] == [16] * (n // 16) + ([n % 16] if n % 16 else [])
+        assert got[0][0].shape[1:] == (cifar10.IMAGE_SIZE, cifar10.IMAGE_SIZE, 3)  # the book's IMAGE_SIZE: 24
         np.testing.assert_allclose(np.concatenate([i for i, _ in got]), (crop - mean) / std, atol=1e-4)
         np.testing.assert_array_equal(np.concatenate([b for _, b in got]), labels)
 

@@ -112,3 +112,15 @@ def test_bundled_sample_is_real_stratified_and_offline():
     ink = (images > 0.5).mean()
     assert 0.08 < ink < 0.25
     assert images[:, :, :3].mean() < 0.01 and images[:, 10:18, 10:18].mean() > 0.2
+
+
+def test_the_books_order_visits_the_first_epoch_in_file_order_and_shuffles_from_the_second():
+    labels = np.arange(40) % 10
+    images = np.arange(40, dtype=np.uint8)[:, None, None].repeat(2, 1).repeat(2, 2)
+    book = mnist.DataSet(images, labels, one_hot=False, first_epoch_in_order=True, seed=3)
+    ours = mnist.DataSet(images, labels, one_hot=False, seed=3)
+    first, second = [book.next_batch(40)[1] for _ in range(2)]
+    assert list(first) == list(labels)  # file order, as input_data.py's first epoch
+    assert list(second) != list(labels) and sorted(second) == sorted(labels)
+    ours.next_batch(40)
+    np.testing.assert_array_equal(second, ours.next_batch(40)[1])  # from the second epoch on, the same orders

@@ -188,3 +188,21 @@ def test_the_mlp_flagfile_trains_chapter_3s_network(tmp_path):
     assert names["mlp_model/hidden_1/W"] == [784, 256] and names["mlp_model/hidden_2/W"] == [256, 256]
     assert names["mlp_model/output/W"] == [256, 10]
     assert not any("Adam" in n or "Momentum" in n for n in names)  # plain SGD: no optimizer state
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--model=mlp"], (1.0, 100)),  # multilayer_perceptron.py: no dropout
+    (["--model=cifar_conv", "--dataset=cifar10"], (0.5, 128)),  # convnet_cifar.py: keep_prob 0.5, batch 128
+    (["--model=cifar_conv_bn", "--dataset=cifar10"], (1.0, 128)),  # convnet_cifar_bn.py feeds keep_prob 1
+    (["--model=mnist_conv"], (0.5, 100)),  # convnet_mnist.py
+    (["--model=mlp", "--keep_prob=0.8", "--batch_size=50"], (0.8, 50)),  # given flags win
+])
+def test_without_a_flagfile_a_model_trains_with_its_listings_dropout_and_batch(args, expected):
+    from absl import flags
+
+    from chapter5 import from_flags, train
+    fv = flags.FlagValues()
+    train.define_flags(fv)
+    fv(["train", *args])
+    from_flags.resolve_listing_defaults(fv)
+    assert (fv.keep_prob, fv.batch_size) == expected

@@ -40,9 +40,12 @@ ARCHIVE_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
 BATCHES_DIR = "cifar-10-batches-bin"
 TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 TEST_FILES = ("test_batch.bin",)
-IMAGE_SIZE = 32
+#: The side of the crops fed to the network: the book's ``IMAGE_SIZE`` (``cifar10_input.py`` line 31).
+IMAGE_SIZE = 24
+#: The side of the stored images.
+STORED_SIZE = 32
 LABEL_BYTES = 1
-IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE * 3
+IMAGE_BYTES = STORED_SIZE * STORED_SIZE * 3
 RECORD_BYTES = LABEL_BYTES + IMAGE_BYTES
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SHORT_NAMES = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -77,7 +80,7 @@ def read_cifar10_file(filename: str) -> tuple[np.ndarray, np.ndarray]:
     labels = raw[:, 0]
     if labels.max() > 9:
         raise DataError(f"{filename}: label {labels.max()} is not a CIFAR-10 class 0-9")
-    images = raw[:, 1:].reshape(-1, 3, IMAGE_SIZE, IMAGE_SIZE).transpose(0, 2, 3, 1)
+    images = raw[:, 1:].reshape(-1, 3, STORED_SIZE, STORED_SIZE).transpose(0, 2, 3, 1)
     return images, labels
 
 
@@ -91,7 +94,7 @@ def _decode(record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     raw = tf.io.decode_raw(record, tf.uint8)
     label = tf.cast(raw[0], tf.int32)
     # Stored as [depth, height, width] planes; the network wants [height, width, depth].
-    image = tf.transpose(tf.reshape(raw[LABEL_BYTES:], [3, IMAGE_SIZE, IMAGE_SIZE]), [1, 2, 0])
+    image = tf.transpose(tf.reshape(raw[LABEL_BYTES:], [3, STORED_SIZE, STORED_SIZE]), [1, 2, 0])
     return image, label
 
 
@@ -109,7 +112,7 @@ def read_cifar10(filenames: Sequence[str]) -> tf.data.Dataset:
 
 
 def train_dataset(filenames: Sequence[str], batch_size: int, augment: Sequence[str] = preprocessing.BOOK_CIFAR_AUGMENT,
-                  whitened: bool = True, crop_size: int = 24, shuffle: bool = True, seed: int | None = None,
+                  whitened: bool = True, crop_size: int = IMAGE_SIZE, shuffle: bool = True, seed: int | None = None,
                   shuffle_buffer: int = 20000, skip: int = 0) -> tf.data.Dataset:
     """Endless shuffled, augmented training batches: (float32 [batch, crop, crop, 3], int32 [batch]).
 
@@ -132,7 +135,7 @@ def train_dataset(filenames: Sequence[str], batch_size: int, augment: Sequence[s
 
 
 def eval_dataset(filenames: Sequence[str], batch_size: int, whitened: bool = True,
-                 crop_size: int = 24, take: int = -1) -> tf.data.Dataset:
+                 crop_size: int = IMAGE_SIZE, take: int = -1) -> tf.data.Dataset:
     """One pass of centrally cropped, whitened batches: (float32 [batch, crop, crop, 3], int32 [batch]).
 
     ``take`` limits the pass to the first records (-1: all).
@@ -366,7 +369,8 @@ class EvalSet:
         labels / label_ids: int32 / int64 [N].
     """
 
-    def __init__(self, filenames: Sequence[str], whitened: bool = True, crop_size: int = 24, take: int = -1) -> None:
+    def __init__(self, filenames: Sequence[str], whitened: bool = True, crop_size: int = IMAGE_SIZE,
+                 take: int = -1) -> None:
         graph = tf.Graph()
         with graph.as_default():
             ds = eval_dataset(filenames, 1000, whitened, crop_size, take)
@@ -397,7 +401,7 @@ class Source(NamedTuple):
 
 
 def read_data_sets(data_dir: str, augment: Sequence[str] = preprocessing.BOOK_CIFAR_AUGMENT, whitened: bool = True,
-                   crop_size: int = 24, shuffle: bool = True, seed: int = 0, threads: int = 0,
+                   crop_size: int = IMAGE_SIZE, shuffle: bool = True, seed: int = 0, threads: int = 0,
                    validation_size: int | None = None, validation_on_test: bool = False,
                    progress: Callable[[str, int, int | None], None] | None = None,
                    download_missing: bool = True) -> Datasets:

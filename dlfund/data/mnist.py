@@ -15,7 +15,8 @@ epoch, the first included, has its own order drawn from ``(seed, epoch)``, so
 a resumed run sees the batches an uninterrupted one would; and a batch that
 runs past the end takes the rest of the epoch and then the start of the next,
 so no example is skipped. With the book's sizes (55,000 images, batches of
-100) no batch runs past an epoch's end, and only the first epoch's order differs.
+100) no batch runs past an epoch's end, and only the first epoch's order differs
+(``first_epoch_in_order=True`` keeps that one too).
 
 Three data sets are known:
 
@@ -140,7 +141,7 @@ class DataSet:
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, one_hot: bool = True,
                  num_classes: int = 10, shuffle: bool = True, sort_by_label: bool = False,
-                 seed: int = 0) -> None:
+                 seed: int = 0, first_epoch_in_order: bool = False) -> None:
         """Builds the set from uint8 images [N, rows, cols] and integer labels [N].
 
         Args:
@@ -153,6 +154,9 @@ class DataSet:
             sort_by_label: visit the examples sorted by class every epoch (the
                 experiment ``chapter5.compare --suite=shuffle``); overrides ``shuffle``.
             seed: seed of the per-epoch orders.
+            first_epoch_in_order: with ``shuffle``, visit the first epoch in
+                stored order and shuffle from the second, as the book's reader
+                does (errata E13).
         """
         images = np.asarray(images)
         labels = np.asarray(labels)
@@ -179,6 +183,7 @@ class DataSet:
         self.shuffle = shuffle
         self.sort_by_label = sort_by_label
         self.seed = seed
+        self.first_epoch_in_order = first_epoch_in_order
         self.epochs_completed = 0
         self._index_in_epoch = 0
         self._order = self._order_for(0)
@@ -186,7 +191,7 @@ class DataSet:
     def _order_for(self, epoch: int) -> np.ndarray | None:
         if self.sort_by_label:
             return np.argsort(self.label_ids, kind="stable")
-        if self.shuffle:
+        if self.shuffle and not (self.first_epoch_in_order and epoch == 0):
             return _permutation(self.num_examples, self.seed, epoch)
         return None  # stored order: batches are zero-copy slices
 
@@ -327,7 +332,8 @@ def local_files(train_dir: str, dataset: str = "mnist", download_missing: bool =
 def read_data_sets(train_dir: str, one_hot: bool = True, dataset: str = "mnist",
                    validation_size: int | None = None, shuffle: bool = True,
                    sort_by_label: bool = False, seed: int = 0, download_missing: bool = True,
-                   progress: Callable[[str, int, int | None], None] | None = None) -> Datasets:
+                   progress: Callable[[str, int, int | None], None] | None = None,
+                   first_epoch_in_order: bool = False) -> Datasets:
     """Reads (downloading if needed) an MNIST-format data set (Book §3, §5.8).
 
     Args:
@@ -342,6 +348,7 @@ def read_data_sets(train_dir: str, one_hot: bool = True, dataset: str = "mnist",
         seed: seed of the training set's per-epoch orders.
         download_missing: download missing files from the mirrors.
         progress: optional callback ``(filename, bytes_done, bytes_total)``.
+        first_epoch_in_order: the book's order: the first epoch unshuffled (errata E13).
 
     Returns:
         Datasets(train, validation, test, source, data_dir, note).
@@ -363,7 +370,8 @@ def read_data_sets(train_dir: str, one_hot: bool = True, dataset: str = "mnist",
     note = _verify_note(source, paths)
     return Datasets(
         train=DataSet(train_images[validation_size:], train_labels[validation_size:], one_hot,
-                      shuffle=shuffle, sort_by_label=sort_by_label, seed=seed),
+                      shuffle=shuffle, sort_by_label=sort_by_label, seed=seed,
+                      first_epoch_in_order=first_epoch_in_order),
         validation=DataSet(train_images[:validation_size], train_labels[:validation_size], one_hot,
                            shuffle=False),
         test=DataSet(test_images, test_labels, one_hot, shuffle=False),

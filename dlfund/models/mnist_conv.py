@@ -7,7 +7,9 @@
     output: fc 1024 -> 10                        -> logits [batch, 10]
 
 Built under the caller's ``mnist_conv_model`` scope, the variables are
-``mnist_conv_model/{conv_1,conv_2,fc,output}/{W,b}`` as in the book.
+``mnist_conv_model/{conv_1,conv_2,fc,output}/{W,b}`` as in the book. The
+``filters`` summary of ``conv_1`` is an addition: ``convnet_mnist.py``'s
+``conv2d`` has no ``visualize`` (the CIFAR listings' ``filter_summary`` is used).
 """
 
 from __future__ import annotations
