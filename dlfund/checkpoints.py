@@ -284,7 +284,7 @@ def _stored_shapes(checkpoint: str) -> dict:
         return dict(tf.train.list_variables(checkpoint))
     except (tf.errors.OpError, ValueError) as e:
         raise CheckpointError(f"{checkpoint}: not a readable checkpoint ({_first_line(e)})",
-                              checkpoint=checkpoint) from None
+                              path=checkpoint) from None
 
 
 def checkpoint_names(var_names: Sequence[str], stored: dict) -> tuple[dict, set]:
@@ -380,7 +380,7 @@ def restore_variables(sess: v1.Session, var_list: Sequence[tf.Variable], checkpo
     """
     if not checkpoint_exists(checkpoint):
         raise CheckpointError(f"{checkpoint}: no such checkpoint (expected {checkpoint}.index, "
-                              "or a single-file checkpoint of TensorFlow 0.11 or older)", checkpoint=checkpoint)
+                              "or a single-file checkpoint of TensorFlow 0.11 or older)", path=checkpoint)
     names, note = checkpoint_map(checkpoint, {v.op.name: v.shape.as_list() for v in var_list})
     with sess.graph.as_default():
         saver = v1.train.Saver(var_list={names[v.op.name]: v for v in var_list})
@@ -394,7 +394,7 @@ def restore(sess: v1.Session, saver: v1.train.Saver, checkpoint: str) -> None:
         with sess.graph.as_default():  # Saver.restore is eager outside a graph
             saver.restore(sess, checkpoint)
     except _READ_ERRORS as e:
-        raise CheckpointError(f"{checkpoint}: not readable ({_first_line(e)})", checkpoint=checkpoint) from None
+        raise CheckpointError(f"{checkpoint}: not readable ({_first_line(e)})", path=checkpoint) from None
 
 
 class CheckpointKeeper:

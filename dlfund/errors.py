@@ -22,10 +22,11 @@ class DlfundError(Exception):
     Attributes:
         problem: what is wrong (naming the file, directory or data set).
         advice: what to do, in terms of dlfund's Python arguments ("" if nothing to add).
+        path: the file or directory it is about, where there is one.
     """
 
-    def __init__(self, problem: str, advice: str = "") -> None:
-        self.problem, self.advice = problem, advice
+    def __init__(self, problem: str, advice: str = "", path: str | None = None) -> None:
+        self.problem, self.advice, self.path = problem, advice, path
         super().__init__(f"{problem}. {advice}" if advice else problem)
 
 
@@ -61,13 +62,12 @@ class DataUnavailable(DownloadError):
 class CheckpointError(DlfundError):
     """A checkpoint is missing or unreadable, or does not match the model being restored.
 
-    Attributes:
-        checkpoint: the checkpoint's path prefix (or run directory), or None.
+    ``path`` is the checkpoint's path prefix (or the run directory), also as ``checkpoint``.
     """
 
-    def __init__(self, problem: str, advice: str = "", checkpoint: str | None = None) -> None:
-        self.checkpoint = checkpoint
-        super().__init__(problem, advice)
+    @property
+    def checkpoint(self) -> str | None:
+        return self.path
 
 
 class CheckpointMismatch(CheckpointError):
@@ -138,15 +138,8 @@ class NoReadableCheckpoint(CheckpointError):
 
 
 class RunDirError(DlfundError):
-    """A directory cannot be written (not writable, disk full), or a saved file does not read back.
-
-    Attributes:
-        path: the directory.
-    """
-
-    def __init__(self, problem: str, advice: str = "", path: str | None = None) -> None:
-        self.path = path
-        super().__init__(problem, advice)
+    """A directory cannot be written (not writable, disk full), or a saved file does not read back; ``path``
+    is the directory."""
 
 
 class TrainingDiverged(DlfundError):

@@ -51,7 +51,7 @@ CASES = {
                              "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) into data/mnist (uncompressed or "
                              "gzipped IDX both work), or train offline on the bundled MNIST sample with "
                              "--dataset=mnist_sample."),
-    errors.CheckpointError: (lambda: errors.CheckpointError("ckpt: not readable", checkpoint="ckpt"), None),
+    errors.CheckpointError: (lambda: errors.CheckpointError("ckpt: not readable", path="ckpt"), None),
     errors.CheckpointMismatch: (lambda: errors.CheckpointMismatch("ckpt", ["m/a/W"], [], ["m/b/W"]),
                                 "Check --model (and --hidden_units) against the run that wrote it."),
     errors.ForeignCheckpoint: (lambda: errors.ForeignCheckpoint("ckpt", "batch-norm averages named as by X"),
