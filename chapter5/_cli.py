@@ -23,7 +23,7 @@ from chapter5 import interrupts, rundir
 from dlfund import checkpoints, errors
 from dlfund.errors import DlfundError
 
-EXIT_ERROR, EXIT_INTERRUPTED = 1, 130  # as shells report a Ctrl-C
+EXIT_ERROR = 1  # (an interrupt: 128 + the signal, as shells report it)
 
 #: The flagfiles shipped in the package (``chapter5/flags/*.cfg``).
 FLAGFILE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flags")

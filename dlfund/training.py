@@ -326,16 +326,14 @@ class Start(NamedTuple):
         found: the run directory's checkpoints (:func:`dlfund.checkpoints.find_checkpoints`);
             ``found.skipped`` are the damaged ones newer than ``resumed``.
         global_step: the global step the run starts from.
+        progress: the running cost of the epoch the resumed checkpoint is in, saved
+            beside it (None for a new run, or if it is missing or unreadable).
     """
     resumed: str | None
     note: str | None
     found: checkpoints.RunCheckpoints
     global_step: int
-
-    @property
-    def progress(self) -> checkpoints.EpochProgress | None:
-        """The running cost of the epoch the resumed checkpoint is in (for :func:`train`'s ``carried``)."""
-        return checkpoints.read_progress(self.resumed) if self.resumed else None
+    progress: checkpoints.EpochProgress | None = None
 
 
 def restore_or_initialize(sess: v1.Session, g: ModelGraph, run_dir: str, init_checkpoint: str = "") -> Start:
@@ -367,7 +365,8 @@ def restore_or_initialize(sess: v1.Session, g: ModelGraph, run_dir: str, init_ch
         sess.run(g.init_op)
         if init_checkpoint:
             note = restore_model(sess, g, init_checkpoint)
-    return Start(resumed, note, found, int(sess.run(g.global_step)))
+    return Start(resumed, note, found, int(sess.run(g.global_step)),
+                 checkpoints.read_progress(resumed) if resumed else None)
 
 
 def restore_model(sess: v1.Session, g: ModelGraph, checkpoint: str) -> str:

@@ -68,7 +68,8 @@ def _once_saving(run_dir, args):
 @scenario
 def killed_then_interrupted(workdir):
     """SIGKILL at a random moment of training; then a second run resumes from what the first left (taking
-    over the dead run's lock), is killed in turn, and a third resumes and is stopped with Ctrl-C (SIGINT)."""
+    over the dead run's lock), is killed in turn, and a third resumes, holds its directory's lock while it
+    trains (a run started beside it is refused), and is stopped with Ctrl-C (SIGINT)."""
     run_dir, args = _long_run(workdir)
     rng = random.Random(1234)
     steps = []
@@ -80,44 +81,55 @@ def killed_then_interrupted(workdir):
         proc.communicate()
         steps.append(_assert_loadable(run_dir))
     proc = _once_saving(run_dir, args)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    return run_dir, steps, (proc.returncode, out, err)
-
-
-@scenario
-def terminated_while_holding_its_directory(workdir):
-    """A run holds its directory's lock while it trains (a second run is refused), then gets SIGTERM."""
-    run_dir, args = _long_run(workdir)
-    proc = _once_saving(run_dir, args)
     try:
         rundir.RunDirLock(str(run_dir)).acquire()
         refused = None
     except RunDirError as e:
         refused = str(e)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
-    return run_dir, proc.pid, refused, (proc.returncode, out, err)
+    return run_dir, steps, proc.pid, refused, (proc.returncode, out, err)
 
 
 @pytest.mark.background("killed_then_interrupted")
 def test_sigkill_at_random_moments_always_leaves_a_loadable_checkpoint(background):
-    run_dir, steps, (_, out, _) = background.result("killed_then_interrupted")
+    run_dir, steps, _, _, (_, out, _) = background.result("killed_then_interrupted")
     assert all(s is not None for s in steps) and steps == sorted(steps)  # later kills never lose progress
     # The run after the last kill resumed from its latest checkpoint and took over its stale lock.
     assert f"Resuming from {run_dir / f'model-checkpoint-{steps[-1]}'} (global step {steps[-1]}," in out
     assert f"Took over {run_dir} from process " in out
 
 
+def _interrupted_run(tmp_path, sig):
+    """chapter5.train in this process, sent ``sig`` once it has saved a checkpoint of its own (a watcher thread
+    sends it to this thread, as the kernel delivers a Ctrl-C to a program's main thread)."""
+    run_dir, args = _long_run(tmp_path)
+    main_thread, saved = threading.main_thread().ident, threading.Event()
+
+    def watch():
+        while not saved.wait(0.05):
+            if _newest_step(run_dir):
+                saved.set()
+                signal.pthread_kill(main_thread, sig)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        ran = run_program("train", *args)
+    finally:
+        saved.set()
+        watcher.join()
+    return run_dir, (ran.returncode, ran.stdout, ran.stderr)
+
+
 @pytest.mark.background("killed_then_interrupted")
-@pytest.mark.background("terminated_while_holding_its_directory")
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupt_saves_at_the_current_step_and_says_how_to_resume(background, sig, code):
+def test_interrupt_saves_at_the_current_step_and_says_how_to_resume(background, sig, code, tmp_path):
     name = signal.Signals(sig).name
-    if sig == signal.SIGINT:
-        run_dir, _, (returncode, out, err) = background.result("killed_then_interrupted")
+    if sig == signal.SIGINT:  # a real Ctrl-C to a real training process
+        run_dir, _, _, _, (returncode, out, err) = background.result("killed_then_interrupted")
     else:
-        run_dir, _, _, (returncode, out, err) = background.result("terminated_while_holding_its_directory")
+        run_dir, (returncode, out, err) = _interrupted_run(tmp_path, sig)
     assert returncode == code and err == "", err
     line = [ln for ln in out.splitlines() if ln.startswith(f"Interrupted by {name} at global step")][0]
     step = int(line.split("global step ")[1].split(";")[0])
@@ -126,9 +138,9 @@ def test_interrupt_saves_at_the_current_step_and_says_how_to_resume(background, 
     assert not (run_dir / "run.lock").exists()
 
 
-@pytest.mark.background("terminated_while_holding_its_directory")
+@pytest.mark.background("killed_then_interrupted")
 def test_a_second_run_on_the_same_directory_is_refused(background):
-    run_dir, pid, refused, _ = background.result("terminated_while_holding_its_directory")
+    run_dir, _, pid, refused, _ = background.result("killed_then_interrupted")
     assert refused is not None and f"{run_dir} is in use by another training run (pid {pid}" in refused
 
 
