@@ -3,11 +3,12 @@ r"""Predicts the digit in a reader's own image files with a trained run.
     python -m chapter5.predict --logdir=logs --run_name=quickstart my_digit.png [more.jpg ...] [a_directory/]
 
 Each image (PNG, JPEG, GIF or BMP; a photo or scan of a digit on paper works)
-is turned into an MNIST-style 28x28 input (see ``dlfund/digits.py``: the paper
-estimated and mapped to 0 whatever its colour and lighting, the ink stretched
-to 1, borders and frames dropped, strokes brought to MNIST's width, fitted into
-20x20 and centred by centre of mass) and the ten class probabilities are
-printed as bars. ``--save_preprocessed``
+is turned into an MNIST-style 28x28 input (see ``dlfund/digits.py``: turned as
+its EXIF orientation says; the paper estimated and mapped to 0 whatever its
+colour and lighting, the ink stretched to 1, borders and frames dropped,
+strokes brought to MNIST's width, fitted into 20x20 and centred by centre of
+mass; a picture already in MNIST's form, such as MNIST's own digits saved as
+files, taken as it is) and the ten class probabilities are printed as bars. ``--save_preprocessed``
 writes the 28x28 inputs the network saw; ``--plot`` draws each image beside its
 probabilities (needs matplotlib: ``pip install -e ".[plot]"``).
 

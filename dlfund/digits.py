@@ -11,9 +11,17 @@ paper's edge or a box drawn around the digit; a thin pen gives strokes far
 thinner than MNIST's. :func:`mnist_like` undoes this in steps (:data:`STEPS`),
 each of which can be left out (``docs/digits.md`` measures what each adds):
 
-1. decode (PNG, JPEG, GIF, BMP, with TensorFlow's decoders) into RGB in [0, 1],
-   transparency composited on white paper, large pictures reduced to
+1. decode (PNG, JPEG, GIF, BMP, with TensorFlow's decoders; 16-bit, palette,
+   grey with alpha, CMYK too) into RGB in [0, 1], turned as the file's EXIF
+   orientation says (as a viewer shows it: phones store the sensor's pixels and
+   the tag), a drawing on a transparent background taken as its opacity (white
+   ink on black, whatever the ink's colour), large pictures reduced to
    :data:`WORK_SIZE` pixels on their longer side;
+   ``mnist_form``: a picture already in MNIST's form (light ink on an exactly
+   black background: MNIST's own digits as files, a drawing on transparency) is
+   taken as its own ink map and changed no more than MNIST's recipe requires
+   (step 8 only; a 28x28 one whose digit already fits and is centred: not at
+   all); steps 2-7 are for photos and scans;
 2. ``polarity``: the paper covers most of the picture; if the ink is lighter
    than the paper (chalk on a board), the picture is inverted (otherwise: the
    rule used before, a dark border of the picture means light ink);
@@ -61,7 +69,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 WORK_SIZE = 320
 
 #: The preprocessing steps after decoding, in order; each can be left out of :func:`mnist_like`.
-STEPS = ("polarity", "local_background", "colour", "components", "stretch", "stroke_width")
+STEPS = ("mnist_form", "polarity", "local_background", "colour", "components", "stretch", "stroke_width")
 
 #: MNIST's stroke width relative to the longer side of a digit's box: 2 * area / perimeter of the ink
 #: (pixels above 0.5) over the box side; the median over the bundled sample's training digits is 0.14.
@@ -86,8 +94,63 @@ def _declared_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+#: EXIF orientation (2-8) -> what turns the stored pixels into the picture a viewer shows (1: as stored).
+ORIENTATIONS = {
+    2: lambda x: x[:, ::-1],                     # mirrored left-right
+    3: lambda x: x[::-1, ::-1],                  # turned 180 degrees
+    4: lambda x: x[::-1],                        # mirrored top-bottom
+    5: lambda x: x.swapaxes(0, 1),               # transposed
+    6: lambda x: np.rot90(x, -1),                # turned 90 degrees clockwise
+    7: lambda x: x[::-1, ::-1].swapaxes(0, 1),   # transposed across the other diagonal
+    8: lambda x: np.rot90(x, 1),                 # turned 90 degrees counter-clockwise
+}
+
+
+def exif_orientation(data: bytes) -> int:
+    """The EXIF orientation (1-8) of a JPEG (APP1 ``Exif`` segment) or PNG (``eXIf`` chunk); 1 if none.
+
+    Phones store the pixels as the sensor saw them and this tag for how to
+    turn them; every viewer applies it, and so does :func:`load_image`. A tag
+    that cannot be read counts as 1 (as stored).
+    """
+    tiff = _exif_block(data)
+    try:
+        order = {b"II": "<", b"MM": ">"}[tiff[:2]]
+        (ifd,) = struct.unpack(order + "I", tiff[4:8])
+        (count,) = struct.unpack(order + "H", tiff[ifd:ifd + 2])
+        for i in range(count):
+            tag, kind, _, value = struct.unpack(order + "HHIH", tiff[ifd + 2 + 12 * i: ifd + 12 + 12 * i])
+            if tag == 0x0112 and kind == 3:  # Orientation, a SHORT
+                return value if value in ORIENTATIONS else 1
+    except (KeyError, TypeError, struct.error):
+        pass
+    return 1
+
+
+def _exif_block(data: bytes) -> bytes | None:
+    """The TIFF-structured EXIF data of a JPEG or PNG, or None."""
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 4 <= len(data) and data[i] == 0xFF and data[i + 1] not in (0xD9, 0xDA):  # up to the image data
+            (length,) = struct.unpack(">H", data[i + 2:i + 4])
+            if data[i + 1] == 0xE1 and data[i + 4:i + 10] == b"Exif\x00\x00":
+                return data[i + 10:i + 2 + length]
+            i += 2 + length
+    elif data[:8] == b"\x89PNG\r\n\x1a\n":
+        i = 8
+        while i + 8 <= len(data):
+            (length,) = struct.unpack(">I", data[i:i + 4])
+            if data[i + 4:i + 8] == b"eXIf":
+                return data[i + 8:i + 8 + length]
+            i += 12 + length
+    return None
+
+
 def load_image(path: str) -> np.ndarray:
-    """Decodes an image file into RGB float32 [height, width, 3] in [0, 1] (transparency becomes white paper).
+    """Decodes an image file into RGB float32 [height, width, 3] in [0, 1], turned as its EXIF orientation says.
+
+    A transparent background becomes paper of the colour that sets the ink off
+    (:func:`to_rgb`).
 
     Raises:
         DataError: missing, empty, too large, not an image, or truncated; the
@@ -120,11 +183,18 @@ def load_image(path: str) -> np.ndarray:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         reason = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", reason)
         raise DataError(f"{path}: cannot decode the image (truncated or corrupt: {reason[:120]})") from None
-    return to_rgb(image)
+    orientation = exif_orientation(data)
+    return to_rgb(ORIENTATIONS[orientation](image) if orientation != 1 else image)
 
 
 def to_rgb(image: np.ndarray) -> np.ndarray:
-    """uint8 [h, w] or [h, w, c] (c = 1, 2, 3 or 4) -> float32 RGB [h, w, 3] in [0, 1], alpha over white."""
+    """uint8 [h, w] or [h, w, c] (c = 1, 2, 3 or 4) -> float32 RGB [h, w, 3] in [0, 1].
+
+    A drawing on a transparent background (a drawing app's export: its edge is
+    transparent) is its opacity, whatever the ink's colour: it becomes white ink
+    on black, MNIST's own form, so white ink is no more lost on white paper than
+    dark ink on black. Other transparency is laid over white paper.
+    """
     image = np.asarray(image)
     if image.ndim == 2:
         image = image[:, :, None]
@@ -134,9 +204,12 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
         alpha, x = x[:, :, -1:], x[:, :, :-1]
     if x.shape[2] == 1:
         x = np.repeat(x, 3, axis=2)
-    if alpha is not None:
-        x = x * alpha + (1.0 - alpha)
-    return x
+    if alpha is None:
+        return x
+    edge = np.concatenate([alpha[0, :, 0], alpha[-1, :, 0], alpha[:, 0, 0], alpha[:, -1, 0]])
+    if np.median(edge) < 0.5 and alpha.max() > 0.5:
+        return np.repeat(alpha, 3, axis=2)
+    return x * alpha + (1.0 - alpha)
 
 
 def _max_filter(x: np.ndarray, k: int) -> np.ndarray:
@@ -368,12 +441,59 @@ def mnist_like(image: np.ndarray, size: int = 28, box: int = 20, steps: Sequence
         DataError: no digit found (the picture is blank).
     """
     rgb = _reduce(to_rgb(image), WORK_SIZE)
+    form = in_mnist_form(rgb, size, box) if "mnist_form" in steps else None
+    if form is not None:
+        ink, as_it_stands = form
+        return ink if as_it_stands else _crop_and_fit(ink, ink > 0.1, steps, size, box)
     ink, light = ink_map(rgb, steps)
     candidates, level, noise = candidate_ink(ink, light)
     mask = digit_mask(candidates) if "components" in steps else candidates
     if "stretch" in steps:
         ink = stretch(ink, mask, level, noise)
     ink = np.where(_max_filter(mask.astype(np.float32), 3) > 0.5, ink, 0.0)  # the digit and its soft edge
+    return _crop_and_fit(ink, mask, steps, size, box)
+
+
+def in_mnist_form(rgb: np.ndarray, size: int = 28, box: int = 20) -> tuple[np.ndarray, bool] | None:
+    """A picture already made as MNIST's digits are, as its ink map (the ``mnist_form`` step of :data:`STEPS`).
+
+    That is light ink on an exactly black background with nothing else on it:
+    MNIST's own digits saved as files, a drawing on a transparent background
+    (:func:`to_rgb` lays light ink on black), a dark-mode drawing app's black
+    canvas. Such a picture needs no paper estimated, no polarity, no contrast
+    stretched: its brightness is the ink.
+
+    Args:
+        rgb: float RGB [h, w, 3] in [0, 1].
+        size, box: MNIST's frame and box sides.
+
+    Returns:
+        None for any other picture; else (float32 ink [h, w] in [0, 1], whether
+        it is MNIST's input as it stands: ``size`` x ``size``, the digit fitting
+        ``box`` and centred by its centre of mass, so that the recipe has nothing
+        left to do).
+    """
+    grey = np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2])
+    lum = rgb[:, :, 0] if grey else rgb @ np.array([0.299, 0.587, 0.114], np.float32)  # grey: its values as stored
+    border = np.concatenate([lum[0], lum[-1], lum[:, 0], lum[:, -1]])
+    if np.percentile(lum, 40) > 0.02 or np.percentile(border, 95) > 0.1 or lum.max() <= 0.3:
+        return None
+    ink = np.clip(lum, 0.0, 1.0).astype(np.float32)
+    if ink.shape != (size, size):
+        return ink, False
+    rows, cols = np.flatnonzero((ink > 0.1).any(axis=1)), np.flatnonzero((ink > 0.1).any(axis=0))
+    ys, xs = np.indices(ink.shape)
+    centre = np.array([(ys * ink).sum(), (xs * ink).sum()]) / ink.sum()
+    fits = max(rows[-1] - rows[0], cols[-1] - cols[0]) < box + 2
+    return ink, bool(fits and np.abs(centre - (size - 1) / 2).max() < 1.5)
+
+
+def _crop_and_fit(ink: np.ndarray, mask: np.ndarray, steps: Sequence[str], size: int, box: int) -> np.ndarray:
+    """Steps 7-8: the digit cropped to its ink, strokes brought to MNIST's width, fitted and centred (:func:`_fit`).
+
+    Raises:
+        DataError: no digit in ``mask`` (the picture is blank).
+    """
     if not mask.any() or ink.max() <= 0.05:
         raise DataError("no digit found: the image is blank")
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))

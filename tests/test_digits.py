@@ -1,11 +1,17 @@
 """A reader's picture of a digit made MNIST-like: the geometry against a NumPy reference, and photos (uneven
 light, noise, JPEG, colours, borders, frames, thin and thick strokes) against the clean digit."""
 
+import io
+import struct
+import zlib
+
 import numpy as np
 import photo_digits
 import pytest
+import tensorflow as tf
 
 from dlfund import digits
+from dlfund.data import mnist
 from dlfund.errors import DataError
 
 
@@ -106,3 +112,127 @@ def test_blank_pictures_are_refused():
     for blank in (np.ones((50, 50), np.float32), np.full((40, 60, 3), 0.8, np.float32)):
         with pytest.raises(DataError, match="blank"):
             digits.mnist_like(blank)
+
+
+# --- pictures as they come: EXIF orientation, MNIST's own form, transparency, file formats ----------------
+
+def _exif_tiff(orientation, little_endian=False):
+    o = "<" if little_endian else ">"
+    return ((b"II\x2a\x00" if little_endian else b"MM\x00\x2a") + struct.pack(o + "I", 8) + struct.pack(o + "H", 1)
+            + struct.pack(o + "HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(o + "I", 0))
+
+
+def _jpeg(pixels, orientation=None, little_endian=False):
+    data = tf.io.encode_jpeg(pixels, quality=95).numpy()
+    if orientation is None:
+        return data
+    body = b"Exif\x00\x00" + _exif_tiff(orientation, little_endian)
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + data[2:]
+
+
+def _png(pixels, orientation=None):
+    data = tf.io.encode_png(pixels).numpy()
+    if orientation is None:
+        return data
+    tiff = _exif_tiff(orientation)
+    chunk = struct.pack(">I", len(tiff)) + b"eXIf" + tiff + struct.pack(">I", zlib.crc32(b"eXIf" + tiff))
+    return data[:33] + chunk + data[33:]  # after the signature and IHDR
+
+
+#: What a camera stores for an upright picture, for each EXIF orientation: the inverse of what a viewer applies.
+STORED = {1: lambda x: x, 2: lambda x: x[:, ::-1], 3: lambda x: x[::-1, ::-1], 4: lambda x: x[::-1],
+          5: lambda x: x.swapaxes(0, 1), 6: lambda x: np.rot90(x, 1), 7: lambda x: x[::-1, ::-1].swapaxes(0, 1),
+          8: lambda x: np.rot90(x, -1)}
+
+
+def _upright():
+    """An asymmetric picture (a 7-like stroke and a dot), 48x32, uint8 RGB: every turn and mirror differs."""
+    x = np.full((48, 32, 3), 235, np.uint8)
+    x[4:8, 4:28] = (20, 20, 90)
+    x[8:44, 22:26] = (20, 20, 90)
+    x[36:42, 4:10] = (160, 20, 20)
+    return x
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_is_read_as_a_viewer_shows_the_picture(tmp_path, orientation):
+    upright = _upright()
+    stored = np.ascontiguousarray(STORED[orientation](upright))
+    for endian in (False, True):
+        assert digits.exif_orientation(_jpeg(stored, orientation, endian)) == orientation
+    # Lossless: the picture read is the upright one, exactly.
+    (tmp_path / "turned.png").write_bytes(_png(stored, orientation))
+    np.testing.assert_array_equal(digits.load_image(str(tmp_path / "turned.png")), digits.to_rgb(upright))
+    # A phone's JPEG: read exactly as its upright copy (its own decoded pixels, turned as the tag says).
+    (tmp_path / "turned.jpg").write_bytes(_jpeg(stored, orientation))
+    decoded = tf.io.decode_jpeg((tmp_path / "turned.jpg").read_bytes()).numpy()
+    (tmp_path / "upright.png").write_bytes(_png(np.ascontiguousarray(digits.ORIENTATIONS.get(
+        orientation, lambda x: x)(decoded))))
+    np.testing.assert_array_equal(digits.load_image(str(tmp_path / "turned.jpg")),
+                                  digits.load_image(str(tmp_path / "upright.png")))
+
+
+def test_a_missing_or_broken_exif_block_means_as_stored():
+    plain = _jpeg(_upright())
+    assert digits.exif_orientation(plain) == 1 and digits.exif_orientation(b"not an image") == 1
+    cut = _jpeg(_upright(), 6)
+    assert digits.exif_orientation(cut[:30]) == 1  # the block cut short
+    assert digits.exif_orientation(_jpeg(_upright(), 9)) == 1  # not an orientation
+
+
+def test_mnists_own_digits_as_files_are_taken_as_they_stand(tmp_path):
+    """The bundled test digits saved as 28x28 PNG files, light on black as MNIST is: the network gets them
+    back unchanged (re-binarised, re-thickened and re-centred, they were read worse than chapter5.evaluate
+    reads them)."""
+    test = mnist.read_data_sets("", dataset="mnist_sample", one_hot=False).test
+    unchanged = 0
+    for i, image in enumerate(test.images[:300]):
+        path = tmp_path / f"{i}.png"
+        path.write_bytes(_png((image.reshape(28, 28, 1) * 255).round().astype(np.uint8)))
+        prepared = digits.mnist_like(digits.load_image(str(path)))
+        unchanged += np.allclose(prepared.reshape(784), image, rtol=0, atol=1e-6)  # (uint8 / 255 either way)
+    assert unchanged >= 0.97 * 300  # the few others: refitted and recentred as MNIST's recipe says
+
+
+def _stroke(alpha_side=140):
+    """An MNIST test digit drawn large: float [side, side] in [0, 1]."""
+    test = mnist.read_data_sets("", dataset="mnist_sample", one_hot=False).test
+    return test.images[0].reshape(28, 28), np.clip(tf.image.resize(test.images[0].reshape(28, 28, 1),
+                                                                   [alpha_side, alpha_side]).numpy()[:, :, 0], 0, 1)
+
+
+@pytest.mark.parametrize("ink", [(255, 255, 255), (0, 0, 0), (30, 60, 200), (250, 230, 40)],
+                         ids=["white", "black", "blue", "yellow"])
+def test_a_drawing_on_a_transparent_background_is_read_whatever_its_ink(ink):
+    digit, alpha = _stroke()
+    rgba = np.concatenate([np.broadcast_to(np.array(ink, np.uint8), alpha.shape + (3,)),
+                           (alpha * 255).round().astype(np.uint8)[:, :, None]], axis=2)
+    got = digits.mnist_like(digits.to_rgb(rgba))
+    # Its opacity, in MNIST's form: the digit as drawn, whatever the ink (white ink was blank on white before).
+    assert np.corrcoef(got.ravel(), digit.ravel())[0, 1] > 0.95
+
+
+def test_light_ink_on_an_exactly_black_canvas_is_in_mnists_form_and_a_photo_is_not():
+    _, stroke = _stroke()
+    canvas = np.repeat(stroke[:, :, None], 3, axis=2)
+    assert digits.in_mnist_form(canvas) is not None
+    assert digits.in_mnist_form(1.0 - canvas) is None  # dark ink on white
+    assert digits.in_mnist_form(0.1 + 0.8 * canvas) is None  # a dark-grey board: a photo's path
+    images, _ = photo_digits.rendered_forty()
+    assert all(digits.in_mnist_form(digits.to_rgb(im)) is None for im in images[:10])
+
+
+def test_file_formats_other_than_8_bit_rgb_are_read(tmp_path):
+    digit, stroke = _stroke()
+    grey = ((1 - stroke) * 255).round().astype(np.uint8)[:, :, None]  # black ink on white
+    cases = {"grey16.png": tf.io.encode_png(grey.astype(np.uint16) * 257).numpy(),
+             "grey_alpha.png": tf.io.encode_png(np.concatenate([grey, np.full_like(grey, 255)], axis=2)).numpy()}
+    PIL = pytest.importorskip("PIL.Image")
+    for name, mode, fmt in (("palette.png", "P", "PNG"), ("cmyk.jpg", "CMYK", "JPEG")):
+        buffer = io.BytesIO()
+        PIL.fromarray(np.repeat(grey, 3, axis=2)).convert(mode).save(buffer, fmt)
+        cases[name] = buffer.getvalue()
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        got = digits.mnist_like(digits.load_image(str(tmp_path / name)))
+        assert np.corrcoef(got.ravel(), digit.ravel())[0, 1] > 0.75, name  # a scan's path: stretched, thickened

@@ -205,6 +205,54 @@ def test_predict_reads_photographed_digits(sample_run, tmp_path):
     assert (np.array(predicted) == labels).sum() >= 33
 
 
+def _predicted(stdout):
+    return {os.path.basename(m.group(1)): int(m.group(2))
+            for m in re.finditer(r"^(\S+): predicted (\d)", stdout, re.M)}
+
+
+def test_predict_reads_pictures_as_they_come(sample_run, tmp_path):
+    """Real inputs, real answers: MNIST's own test digits as files read as chapter5.evaluate reads them; phone
+    JPEGs with EXIF orientations read as their upright copies; light-on-dark and transparent drawings read."""
+    import photo_digits
+    from test_digits import STORED, _jpeg
+
+    from dlfund import digits
+    from dlfund.graph import build_graph
+    from dlfund.models import get_model
+    from dlfund.training import restore_model
+
+    run_dir, _ = sample_run
+    test = mnist.read_data_sets("", dataset="mnist_sample", one_hot=False).test
+    g = build_graph(get_model("mnist_conv"), with_training=False)
+    with v1.Session(graph=g.graph) as sess:
+        restore_model(sess, g, str(sorted(run_dir.glob("model-checkpoint-*.index"))[-1])[:-len(".index")])
+        evaluated = sess.run(g.output, {g.x: test.images[:60]}).argmax(1)
+    for i, image in enumerate(test.images[:60]):  # light on black, 28x28: MNIST's form
+        (tmp_path / f"mnist_{i:02d}.png").write_bytes(_png((image.reshape(28, 28, 1) * 255).round()
+                                                           .astype(np.uint8)))
+    photos, labels, _ = photo_digits.photo_set(test.images.reshape(-1, 28, 28), test.label_ids, 14)
+    for i, photo in enumerate(photos[:7]):
+        orientation = 2 + i
+        (tmp_path / f"turned_{i}.jpg").write_bytes(_jpeg(np.ascontiguousarray(STORED[orientation](photo)),
+                                                         orientation))
+        decoded = tf.io.decode_jpeg((tmp_path / f"turned_{i}.jpg").read_bytes()).numpy()
+        (tmp_path / f"upright_{i}.png").write_bytes(_png(np.ascontiguousarray(
+            digits.ORIENTATIONS[orientation](decoded))))
+    for i, image in enumerate(test.images[:20]):
+        big = (np.clip(tf.image.resize(image.reshape(28, 28, 1), [140, 140]).numpy(), 0, 1) * 255).round()
+        (tmp_path / f"chalk_{i:02d}.png").write_bytes(_png(np.repeat(big, 3, axis=2).astype(np.uint8)))
+        rgba = np.concatenate([np.full((140, 140, 3), (30, 60, 200)), big], axis=2).astype(np.uint8)
+        (tmp_path / f"transparent_{i:02d}.png").write_bytes(_png(rgba))
+    proc = run_program("predict", *run_args(run_dir), str(tmp_path))
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    got = _predicted(proc.stdout)
+    assert [got[f"mnist_{i:02d}.png"] for i in range(60)] == list(evaluated)
+    assert [got[f"turned_{i}.jpg"] for i in range(7)] == [got[f"upright_{i}.png"] for i in range(7)]
+    for kind in ("chalk", "transparent"):
+        read = np.array([got[f"{kind}_{i:02d}.png"] for i in range(20)])
+        assert (read == test.label_ids[:20]).sum() >= (evaluated[:20] == test.label_ids[:20]).sum() - 2, kind
+
+
 def test_the_projector_opens_on_the_test_images(sample_run):
     """TensorBoard's projector plugin, asked as the browser asks it: the run's first embedding is the test
     images' last hidden layer, with labels and a sprite (a headless-browser screenshot showed the same)."""

@@ -1,0 +1,163 @@
+r"""How well ``chapter5.predict`` reads each family of pictures a reader may give it, as files.
+
+    python scripts/digit_families.py logs/quickstart
+
+Each picture is written to a file and read back the way ``chapter5.predict``
+reads it (``dlfund.digits.load_image``, then ``chapter5.predict.prepare``); the
+network is the run's. One line per family, for docs/digits.md:
+
+* MNIST's own test digits (the 1,000 of the bundled sample) as 28x28 PNG files,
+  against ``chapter5.evaluate``'s accuracy on the same digits;
+* JPEGs carrying each EXIF orientation (2-8): the photo-like digits stored turned
+  or mirrored, and their upright copies (the same decoded pixels turned back, as
+  PNG): how many are read exactly as their upright copy;
+* light on dark: the photo-like digits inverted (chalk on a board), and MNIST
+  digits drawn large in white on a dark-mode drawing app's grey (#121212);
+* transparent: MNIST digits drawn large on a transparent background, in white,
+  black and blue ink;
+* the 400 photo-like digits and the 40 rendered printed digits of
+  ``tests/photo_digits.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import struct
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+
+import photo_digits  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import chapter5  # noqa: E402,F401  (quiet TensorFlow)
+from chapter5 import from_flags, predict, rundir  # noqa: E402
+from dlfund import digits  # noqa: E402
+from dlfund.data import mnist  # noqa: E402
+from dlfund.errors import DataError  # noqa: E402
+
+#: EXIF orientation -> what turns an upright picture into the pixels a camera stores with that tag.
+STORE = {2: lambda x: x[:, ::-1], 3: lambda x: x[::-1, ::-1], 4: lambda x: x[::-1], 5: lambda x: x.swapaxes(0, 1),
+         6: lambda x: np.rot90(x, 1), 7: lambda x: x[::-1, ::-1].swapaxes(0, 1), 8: lambda x: np.rot90(x, -1)}
+
+
+def exif_app1(orientation: int) -> bytes:
+    """A JPEG APP1 segment holding an EXIF block with only the orientation tag (big-endian TIFF)."""
+    tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1)
+    tiff += struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0)
+    body = b"Exif\x00\x00" + tiff
+    return b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
+
+
+def jpeg_with_orientation(pixels: np.ndarray, orientation: int) -> bytes:
+    data = tf.io.encode_jpeg(pixels, quality=90).numpy()
+    return data[:2] + exif_app1(orientation) + data[2:]
+
+
+def read_all(paths: list, sess, g) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted digits, the 28x28 inputs) of files read as chapter5.predict reads them (-1: refused)."""
+    inputs, ok = [], []
+    for path in paths:
+        try:
+            inputs.append(predict.prepare(path, digits.load_image(path)).reshape(784))
+            ok.append(True)
+        except DataError:
+            inputs.append(np.zeros(784, np.float32))
+            ok.append(False)
+    inputs = np.stack(inputs)
+    predicted = sess.run(g.output, {g.x: inputs}).argmax(1)
+    return np.where(ok, predicted, -1), inputs
+
+
+def write(directory: str, name: str, data: bytes) -> str:
+    path = os.path.join(directory, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def png(pixels: np.ndarray) -> bytes:
+    return tf.io.encode_png(pixels).numpy()
+
+
+def large(image28: np.ndarray, side: int = 280) -> np.ndarray:
+    """An MNIST digit drawn large: [side, side] in [0, 1], smooth edges (bilinear)."""
+    return np.clip(tf.image.resize(image28.reshape(28, 28, 1), [side, side]).numpy()[:, :, 0], 0, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir")
+    args = parser.parse_args()
+    fv = rundir.read_flags(rundir.flagfile(args.run_dir))
+    g, sess, _ = from_flags.build_and_restore(fv, rundir.checkpoint_to_use(args.run_dir, ""))
+    test = mnist.read_data_sets("", dataset="mnist_sample", one_hot=False).test
+    images28, labels = test.images.reshape(-1, 28, 28), test.label_ids
+    photos, photo_labels, _ = photo_digits.photo_set(images28, labels, 400)
+    forty, forty_labels = photo_digits.rendered_forty()
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        evaluate = (sess.run(g.output, {g.x: test.images}).argmax(1) == labels).mean()
+        paths = [write(d, f"mnist_{i:04d}.png", png((im * 255).round().astype(np.uint8)[:, :, None]))
+                 for i, im in enumerate(images28)]
+        read, _ = read_all(paths, sess, g)
+        rows.append(("MNIST's own test digits as 28x28 PNG files (1,000)", (read == labels).mean(),
+                     f"chapter5.evaluate on the same digits: {evaluate:.3f}"))
+
+        turned, upright, truth = [], [], []
+        for i, photo in enumerate(photos[:70]):
+            orientation = 2 + i % 7
+            stored = np.ascontiguousarray(STORE[orientation](photo))
+            turned.append(write(d, f"turned_{i:03d}.jpg", jpeg_with_orientation(stored, orientation)))
+            decoded = tf.io.decode_jpeg(open(turned[-1], "rb").read()).numpy()
+            viewer = {2: decoded[:, ::-1], 3: decoded[::-1, ::-1], 4: decoded[::-1], 5: decoded.swapaxes(0, 1),
+                      6: np.rot90(decoded, -1), 7: decoded[::-1, ::-1].swapaxes(0, 1),
+                      8: np.rot90(decoded, 1)}[orientation]
+            upright.append(write(d, f"upright_{i:03d}.png", png(np.ascontiguousarray(viewer))))
+            truth.append(photo_labels[i])
+        (read_turned, in_turned), (read_upright, in_upright) = read_all(turned, sess, g), read_all(upright, sess, g)
+        same = np.all(np.abs(in_turned - in_upright) < 1e-6, axis=1)
+        rows.append(("JPEGs with EXIF orientations 2-8 (70 photo-like digits, 10 each)",
+                     (read_turned == np.array(truth)).mean(),
+                     f"read exactly as their upright copies: {same.sum()}/{len(same)}; upright copies "
+                     f"{(read_upright == np.array(truth)).mean():.3f}"))
+
+        inverted = [write(d, f"chalk_{i:03d}.png", png(255 - p)) for i, p in enumerate(photos)]
+        rows.append(("light on dark: the photo-like digits inverted (400)",
+                     (read_all(inverted, sess, g)[0] == photo_labels).mean(), ""))
+        dark_mode = []
+        for i, im in enumerate(images28[:200]):
+            grey = 18 + (255 - 18) * large(im)
+            dark_mode.append(write(d, f"dark_{i:03d}.png", png(np.repeat(grey[:, :, None], 3, 2).round()
+                                                               .astype(np.uint8))))
+        rows.append(("light on dark: white on a dark-mode app's #121212 (200 MNIST test digits, 280x280)",
+                     (read_all(dark_mode, sess, g)[0] == labels[:200]).mean(), ""))
+        for ink_name, ink in (("white", (255, 255, 255)), ("black", (0, 0, 0)), ("blue", (30, 60, 200))):
+            files = []
+            for i, im in enumerate(images28[:200]):
+                alpha = (large(im) * 255).round().astype(np.uint8)
+                rgba = np.concatenate([np.broadcast_to(np.array(ink, np.uint8), (280, 280, 3)), alpha[:, :, None]],
+                                      axis=2)
+                files.append(write(d, f"alpha_{ink_name}_{i:03d}.png", png(rgba)))
+            rows.append((f"transparent background, {ink_name} ink (200 MNIST test digits, 280x280 RGBA)",
+                         (read_all(files, sess, g)[0] == labels[:200]).mean(), ""))
+
+        files = [write(d, f"photo_{i:03d}.png", png(p)) for i, p in enumerate(photos)]
+        rows.append(("the photo-like digits (400)", (read_all(files, sess, g)[0] == photo_labels).mean(), ""))
+        files = [write(d, f"printed_{i:02d}.png", png(p)) for i, p in enumerate(forty)]
+        right = (read_all(files, sess, g)[0] == forty_labels).sum()
+        rows.append(("rendered printed digits, dark on light (40)", right / 40, f"{right}/40"))
+    sess.close()
+    print(f"model: {args.run_dir}")
+    print("| input family | accuracy | |")
+    print("| --- | --- | --- |")
+    for name, accuracy, note in rows:
+        print(f"| {name} | {accuracy:.3f} | {note} |")
+
+
+if __name__ == "__main__":
+    main()
