@@ -16,20 +16,23 @@ from dlfund.data import cifar10, mnist
 FLAG = re.compile(r"--[a-z][a-z_]+")
 
 
-def _strings(node):
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
-            yield sub.value
+def _message_strings(tree):
+    """Every string of a module but its docstrings (which may name the flag a name is known by)."""
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.body
+                  and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    return [n.value for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings]
 
 
-def test_no_message_the_library_raises_names_a_command_line_flag():
+def test_no_message_the_library_makes_names_a_command_line_flag():
+    """Raised or built for raising (the f-string parts included): the library speaks of Python arguments. On the
+    code before, this found seven (--model, --hidden_units, --book_output_relu, --init_checkpoint, --logdir,
+    --run_name in checkpoints.py; --dataset in mnist.py and cifar10.py)."""
     found = []
     for path in sorted(pathlib.Path(REPO, "dlfund").rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        raised = [n for n in ast.walk(tree) if isinstance(n, ast.Raise)]
-        # errors.py builds its messages in constructors; every other module in its raise statements.
-        nodes = [tree] if path.name == "errors.py" else raised
-        found += [f"{path.name}: {s!r}" for n in nodes for s in _strings(n) if FLAG.search(s)]
+        strings = _message_strings(ast.parse(path.read_text(encoding="utf-8")))
+        found += [f"{path.name}: {s!r}" for s in strings if FLAG.search(s)]
     assert found == []
 
 
