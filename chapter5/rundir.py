@@ -192,7 +192,7 @@ def read_flags(path: str) -> flags.FlagValues:
     Raises:
         RunDirError: the file cannot be read or holds flags that are not valid.
     """
-    _check_text(path, "give the run's flags (--model, --dataset, ...) on the command line")
+    _read_text(path, "give the run's flags (--model, --dataset, ...) on the command line")  # absl reads it anew
     fv = flags.FlagValues()
     flag_defs.define_training_flags(fv)
     try:
@@ -202,11 +202,11 @@ def read_flags(path: str) -> flags.FlagValues:
     return fv
 
 
-def _check_text(path: str, instead: str) -> None:
-    """Raises RunDirError, naming ``path`` and what to do (``instead``), unless it is UTF-8 text."""
+def _read_text(path: str, instead: str) -> str:
+    """The file as UTF-8 text; RunDirError, naming ``path`` and what to do (``instead``), if it is not text."""
     try:
         with open(path, "rb") as f:
-            f.read().decode("utf-8")
+            return f.read().decode("utf-8")
     except UnicodeDecodeError as e:
         raise RunDirError(f"{path} is damaged: it is not text (byte {e.object[e.start]:#04x} at offset {e.start}); "
                           "nothing was changed", f"Restore it from a copy, or move it away and {instead}",
@@ -357,7 +357,7 @@ def report_checkpoints(directory: str, found: checkpoints.RunCheckpoints, out) -
     """Names each newer checkpoint skipped as damaged, and a damaged state file, one line each on ``out``."""
     for path, problem in found.skipped:
         print(skipped_line(path, problem), file=out, flush=True)
-    problem = checkpoints.state_file_problem(directory)
+    problem = found.state_problem
     if problem:
         print(f"Note: {os.path.join(directory, 'checkpoint')}, the checkpoint state file, is damaged ({problem}); "
               "the checkpoints were found by their file names, and the next save writes it anew.", file=out,
@@ -397,10 +397,8 @@ def read_results(directory: str) -> dict:
     if not os.path.exists(path):
         return {}
     instead = "train on: the run's history then starts afresh"
-    _check_text(path, instead)
     try:
-        with open(path, encoding="utf-8") as f:
-            results = json.load(f)
+        results = json.loads(_read_text(path, instead))
     except ValueError as e:
         results = e
     if not isinstance(results, dict):

@@ -144,9 +144,13 @@ class RunCheckpoints(NamedTuple):
     Attributes:
         intact: paths of the checkpoints that read back in full, oldest first.
         damaged: (path, what is wrong) of the others, newest first.
+        state_problem: what keeps the ``checkpoint`` state file from being read, or
+            None. A damaged state file costs nothing: the checkpoints are found by
+            their file names and the next save writes it anew.
     """
     intact: list
     damaged: list
+    state_problem: str | None = None
 
     @property
     def latest(self) -> str | None:
@@ -172,15 +176,6 @@ def _read_state(run_dir: str) -> tuple[list, str | None]:
     return [os.path.basename(p) for p in [*state.all_model_checkpoint_paths, state.model_checkpoint_path] if p], None
 
 
-def state_file_problem(run_dir: str) -> str | None:
-    """What is wrong with ``run_dir``'s ``checkpoint`` state file, or None if it reads (or there is none).
-
-    A damaged state file costs nothing: the checkpoints are found by their file
-    names (:func:`candidates`) and the next save writes the state file anew.
-    """
-    return _read_state(run_dir)[1]
-
-
 def candidates(run_dir: str) -> list:
     """Paths of the checkpoints ``run_dir`` may hold, newest first, none of them checked.
 
@@ -189,9 +184,13 @@ def candidates(run_dir: str) -> list:
     ``run_dir``: so a run directory that was moved or copied uses its own
     files, even where an older state file holds absolute paths to the original.
     """
+    return _candidates(run_dir, _read_state(run_dir)[0])
+
+
+def _candidates(run_dir: str, state_names: list) -> list:
     if not os.path.isdir(run_dir):
         return []
-    names = set(_read_state(run_dir)[0])
+    names = set(state_names)
     for found in glob.glob(os.path.join(glob.escape(run_dir), CHECKPOINT_PREFIX + "-*")):
         base = os.path.basename(found)
         prefix = base.split(".", 1)[0] if "." in base else base
@@ -212,7 +211,8 @@ def find_checkpoints(run_dir: str, newest_only: bool = False) -> RunCheckpoints:
         A :class:`RunCheckpoints` (both lists empty for a missing directory).
     """
     intact, damaged = [], []
-    for path in candidates(run_dir):
+    state_names, state_problem = _read_state(run_dir)
+    for path in _candidates(run_dir, state_names):
         problem = checkpoint_problem(path)
         if problem:
             damaged.append((path, problem))
@@ -220,7 +220,7 @@ def find_checkpoints(run_dir: str, newest_only: bool = False) -> RunCheckpoints:
             intact.append(path)
             if newest_only:
                 break
-    return RunCheckpoints(intact[::-1], damaged)
+    return RunCheckpoints(intact[::-1], damaged, state_problem)
 
 
 def latest_intact(run_dir: str) -> str | None:

@@ -71,6 +71,9 @@ WORK_SIZE = 320
 #: The preprocessing steps after decoding, in order; each can be left out of :func:`mnist_like`.
 STEPS = ("mnist_form", "polarity", "local_background", "colour", "components", "stretch", "stroke_width")
 
+#: Luminance of RGB (ITU-R BT.601 weights), the brightness a grey picture of the same scene would have.
+LUMA = np.array([0.2989, 0.587, 0.114], np.float32)
+
 #: MNIST's stroke width relative to the longer side of a digit's box: 2 * area / perimeter of the ink
 #: (pixels above 0.5) over the box side; the median over the bundled sample's training digits is 0.14.
 MNIST_STROKE = 0.14
@@ -272,7 +275,7 @@ def ink_map(rgb: np.ndarray, steps: Sequence[str] = STEPS) -> tuple[np.ndarray, 
         ink takes away; light: float32 [h, w], the paper's brightness relative
         to its typical brightness, 1 where it is lit as most of it is).
     """
-    lum = rgb @ np.array([0.2989, 0.587, 0.114], np.float32)
+    lum = rgb @ LUMA
     if "polarity" in steps and _light_ink(lum):
         rgb, lum = 1.0 - rgb, 1.0 - lum  # make the ink the dark part
     elif "polarity" not in steps and np.median(np.concatenate([lum[0], lum[-1], lum[:, 0], lum[:, -1]])) <= 0.5:
@@ -474,7 +477,7 @@ def in_mnist_form(rgb: np.ndarray, size: int = 28, box: int = 20) -> tuple[np.nd
         left to do).
     """
     grey = np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2])
-    lum = rgb[:, :, 0] if grey else rgb @ np.array([0.299, 0.587, 0.114], np.float32)  # grey: its values as stored
+    lum = rgb[:, :, 0] if grey else rgb @ LUMA  # grey: its values as stored
     border = np.concatenate([lum[0], lum[-1], lum[:, 0], lum[:, -1]])
     if np.percentile(lum, 40) > 0.02 or np.percentile(border, 95) > 0.1 or lum.max() <= 0.3:
         return None

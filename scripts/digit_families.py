@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import struct
 import sys
 import tempfile
 
@@ -39,23 +38,6 @@ from chapter5 import from_flags, predict, rundir  # noqa: E402
 from dlfund import digits  # noqa: E402
 from dlfund.data import mnist  # noqa: E402
 from dlfund.errors import DataError  # noqa: E402
-
-#: EXIF orientation -> what turns an upright picture into the pixels a camera stores with that tag.
-STORE = {2: lambda x: x[:, ::-1], 3: lambda x: x[::-1, ::-1], 4: lambda x: x[::-1], 5: lambda x: x.swapaxes(0, 1),
-         6: lambda x: np.rot90(x, 1), 7: lambda x: x[::-1, ::-1].swapaxes(0, 1), 8: lambda x: np.rot90(x, -1)}
-
-
-def exif_app1(orientation: int) -> bytes:
-    """A JPEG APP1 segment holding an EXIF block with only the orientation tag (big-endian TIFF)."""
-    tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1)
-    tiff += struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0)
-    body = b"Exif\x00\x00" + tiff
-    return b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
-
-
-def jpeg_with_orientation(pixels: np.ndarray, orientation: int) -> bytes:
-    data = tf.io.encode_jpeg(pixels, quality=90).numpy()
-    return data[:2] + exif_app1(orientation) + data[2:]
 
 
 def read_all(paths: list, sess, g) -> tuple[np.ndarray, np.ndarray]:
@@ -80,8 +62,7 @@ def write(directory: str, name: str, data: bytes) -> str:
     return path
 
 
-def png(pixels: np.ndarray) -> bytes:
-    return tf.io.encode_png(pixels).numpy()
+png = photo_digits.png
 
 
 def large(image28: np.ndarray, side: int = 280) -> np.ndarray:
@@ -111,12 +92,10 @@ def main() -> None:
         turned, upright, truth = [], [], []
         for i, photo in enumerate(photos[:70]):
             orientation = 2 + i % 7
-            stored = np.ascontiguousarray(STORE[orientation](photo))
-            turned.append(write(d, f"turned_{i:03d}.jpg", jpeg_with_orientation(stored, orientation)))
+            stored = np.ascontiguousarray(photo_digits.STORED[orientation](photo))
+            turned.append(write(d, f"turned_{i:03d}.jpg", photo_digits.jpeg(stored, orientation, quality=90)))
             decoded = tf.io.decode_jpeg(open(turned[-1], "rb").read()).numpy()
-            viewer = {2: decoded[:, ::-1], 3: decoded[::-1, ::-1], 4: decoded[::-1], 5: decoded.swapaxes(0, 1),
-                      6: np.rot90(decoded, -1), 7: decoded[::-1, ::-1].swapaxes(0, 1),
-                      8: np.rot90(decoded, 1)}[orientation]
+            viewer = digits.ORIENTATIONS[orientation](decoded)  # what a viewer shows of the same pixels
             upright.append(write(d, f"upright_{i:03d}.png", png(np.ascontiguousarray(viewer))))
             truth.append(photo_labels[i])
         (read_turned, in_turned), (read_upright, in_upright) = read_all(turned, sess, g), read_all(upright, sess, g)

@@ -14,6 +14,9 @@ JPEG-compressed. :func:`rendered_forty` is 40 plain dark-on-light rendered digit
 
 from __future__ import annotations
 
+import struct
+import zlib
+
 import numpy as np
 import tensorflow as tf
 
@@ -227,3 +230,39 @@ def photo_set(mnist_test_images: np.ndarray, mnist_test_labels: np.ndarray, n: i
         labels.append(label)
         notes.append(dict(conditions, stroke=stroke, kind="handwritten" if i % 2 else "rendered"))
     return images, np.array(labels), notes
+
+
+# --- phone pictures: EXIF orientation ----------------------------------------------------------------------
+
+#: What a camera stores for an upright picture, for each EXIF orientation: the inverse of what a viewer
+#: applies (``dlfund.digits.ORIENTATIONS``).
+STORED = {1: lambda x: x, 2: lambda x: x[:, ::-1], 3: lambda x: x[::-1, ::-1], 4: lambda x: x[::-1],
+          5: lambda x: x.swapaxes(0, 1), 6: lambda x: np.rot90(x, 1), 7: lambda x: x[::-1, ::-1].swapaxes(0, 1),
+          8: lambda x: np.rot90(x, -1)}
+
+
+def exif_tiff(orientation: int, little_endian: bool = False) -> bytes:
+    """A TIFF-structured EXIF block holding only the orientation tag."""
+    o = "<" if little_endian else ">"
+    return ((b"II\x2a\x00" if little_endian else b"MM\x00\x2a") + struct.pack(o + "I", 8) + struct.pack(o + "H", 1)
+            + struct.pack(o + "HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(o + "I", 0))
+
+
+def jpeg(pixels: np.ndarray, orientation: int | None = None, little_endian: bool = False,
+         quality: int = 95) -> bytes:
+    """JPEG bytes of uint8 ``pixels``, with an APP1 EXIF segment carrying ``orientation`` if given."""
+    data = tf.io.encode_jpeg(pixels, quality=quality).numpy()
+    if orientation is None:
+        return data
+    body = b"Exif\x00\x00" + exif_tiff(orientation, little_endian)
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + data[2:]
+
+
+def png(pixels: np.ndarray, orientation: int | None = None) -> bytes:
+    """PNG bytes of ``pixels``, with an eXIf chunk carrying ``orientation`` if given."""
+    data = tf.io.encode_png(pixels).numpy()
+    if orientation is None:
+        return data
+    tiff = exif_tiff(orientation)
+    chunk = struct.pack(">I", len(tiff)) + b"eXIf" + tiff + struct.pack(">I", zlib.crc32(b"eXIf" + tiff))
+    return data[:33] + chunk + data[33:]  # after the signature and IHDR

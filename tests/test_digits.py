@@ -2,8 +2,6 @@
 light, noise, JPEG, colours, borders, frames, thin and thick strokes) against the clean digit."""
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import photo_digits
@@ -116,35 +114,6 @@ def test_blank_pictures_are_refused():
 
 # --- pictures as they come: EXIF orientation, MNIST's own form, transparency, file formats ----------------
 
-def _exif_tiff(orientation, little_endian=False):
-    o = "<" if little_endian else ">"
-    return ((b"II\x2a\x00" if little_endian else b"MM\x00\x2a") + struct.pack(o + "I", 8) + struct.pack(o + "H", 1)
-            + struct.pack(o + "HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(o + "I", 0))
-
-
-def _jpeg(pixels, orientation=None, little_endian=False):
-    data = tf.io.encode_jpeg(pixels, quality=95).numpy()
-    if orientation is None:
-        return data
-    body = b"Exif\x00\x00" + _exif_tiff(orientation, little_endian)
-    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + data[2:]
-
-
-def _png(pixels, orientation=None):
-    data = tf.io.encode_png(pixels).numpy()
-    if orientation is None:
-        return data
-    tiff = _exif_tiff(orientation)
-    chunk = struct.pack(">I", len(tiff)) + b"eXIf" + tiff + struct.pack(">I", zlib.crc32(b"eXIf" + tiff))
-    return data[:33] + chunk + data[33:]  # after the signature and IHDR
-
-
-#: What a camera stores for an upright picture, for each EXIF orientation: the inverse of what a viewer applies.
-STORED = {1: lambda x: x, 2: lambda x: x[:, ::-1], 3: lambda x: x[::-1, ::-1], 4: lambda x: x[::-1],
-          5: lambda x: x.swapaxes(0, 1), 6: lambda x: np.rot90(x, 1), 7: lambda x: x[::-1, ::-1].swapaxes(0, 1),
-          8: lambda x: np.rot90(x, -1)}
-
-
 def _upright():
     """An asymmetric picture (a 7-like stroke and a dot), 48x32, uint8 RGB: every turn and mirror differs."""
     x = np.full((48, 32, 3), 235, np.uint8)
@@ -157,27 +126,27 @@ def _upright():
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_every_exif_orientation_is_read_as_a_viewer_shows_the_picture(tmp_path, orientation):
     upright = _upright()
-    stored = np.ascontiguousarray(STORED[orientation](upright))
+    stored = np.ascontiguousarray(photo_digits.STORED[orientation](upright))
     for endian in (False, True):
-        assert digits.exif_orientation(_jpeg(stored, orientation, endian)) == orientation
+        assert digits.exif_orientation(photo_digits.jpeg(stored, orientation, endian)) == orientation
     # Lossless: the picture read is the upright one, exactly.
-    (tmp_path / "turned.png").write_bytes(_png(stored, orientation))
+    (tmp_path / "turned.png").write_bytes(photo_digits.png(stored, orientation))
     np.testing.assert_array_equal(digits.load_image(str(tmp_path / "turned.png")), digits.to_rgb(upright))
     # A phone's JPEG: read exactly as its upright copy (its own decoded pixels, turned as the tag says).
-    (tmp_path / "turned.jpg").write_bytes(_jpeg(stored, orientation))
+    (tmp_path / "turned.jpg").write_bytes(photo_digits.jpeg(stored, orientation))
     decoded = tf.io.decode_jpeg((tmp_path / "turned.jpg").read_bytes()).numpy()
-    (tmp_path / "upright.png").write_bytes(_png(np.ascontiguousarray(digits.ORIENTATIONS.get(
+    (tmp_path / "upright.png").write_bytes(photo_digits.png(np.ascontiguousarray(digits.ORIENTATIONS.get(
         orientation, lambda x: x)(decoded))))
     np.testing.assert_array_equal(digits.load_image(str(tmp_path / "turned.jpg")),
                                   digits.load_image(str(tmp_path / "upright.png")))
 
 
 def test_a_missing_or_broken_exif_block_means_as_stored():
-    plain = _jpeg(_upright())
+    plain = photo_digits.jpeg(_upright())
     assert digits.exif_orientation(plain) == 1 and digits.exif_orientation(b"not an image") == 1
-    cut = _jpeg(_upright(), 6)
+    cut = photo_digits.jpeg(_upright(), 6)
     assert digits.exif_orientation(cut[:30]) == 1  # the block cut short
-    assert digits.exif_orientation(_jpeg(_upright(), 9)) == 1  # not an orientation
+    assert digits.exif_orientation(photo_digits.jpeg(_upright(), 9)) == 1  # not an orientation
 
 
 def test_mnists_own_digits_as_files_are_taken_as_they_stand(tmp_path):
@@ -188,7 +157,7 @@ def test_mnists_own_digits_as_files_are_taken_as_they_stand(tmp_path):
     unchanged = 0
     for i, image in enumerate(test.images[:300]):
         path = tmp_path / f"{i}.png"
-        path.write_bytes(_png((image.reshape(28, 28, 1) * 255).round().astype(np.uint8)))
+        path.write_bytes(photo_digits.png((image.reshape(28, 28, 1) * 255).round().astype(np.uint8)))
         prepared = digits.mnist_like(digits.load_image(str(path)))
         unchanged += np.allclose(prepared.reshape(784), image, rtol=0, atol=1e-6)  # (uint8 / 255 either way)
     assert unchanged >= 0.97 * 300  # the few others: refitted and recentred as MNIST's recipe says

@@ -214,7 +214,6 @@ def test_predict_reads_pictures_as_they_come(sample_run, tmp_path):
     """Real inputs, real answers: MNIST's own test digits as files read as chapter5.evaluate reads them; phone
     JPEGs with EXIF orientations read as their upright copies; light-on-dark and transparent drawings read."""
     import photo_digits
-    from test_digits import STORED, _jpeg
 
     from dlfund import digits
     from dlfund.graph import build_graph
@@ -233,8 +232,8 @@ def test_predict_reads_pictures_as_they_come(sample_run, tmp_path):
     photos, labels, _ = photo_digits.photo_set(test.images.reshape(-1, 28, 28), test.label_ids, 14)
     for i, photo in enumerate(photos[:7]):
         orientation = 2 + i
-        (tmp_path / f"turned_{i}.jpg").write_bytes(_jpeg(np.ascontiguousarray(STORED[orientation](photo)),
-                                                         orientation))
+        stored = np.ascontiguousarray(photo_digits.STORED[orientation](photo))
+        (tmp_path / f"turned_{i}.jpg").write_bytes(photo_digits.jpeg(stored, orientation))
         decoded = tf.io.decode_jpeg((tmp_path / f"turned_{i}.jpg").read_bytes()).numpy()
         (tmp_path / f"upright_{i}.png").write_bytes(_png(np.ascontiguousarray(
             digits.ORIENTATIONS[orientation](decoded))))
