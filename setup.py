@@ -20,6 +20,9 @@ setup(
         "tensorboard",
         "numpy",
         "absl-py",
+        "pillow",  # reading a reader's pictures (dlfund.digits): formats, EXIF orientation
+        "pillow-heif",  # iPhone photos (HEIC)
+        "scipy",  # image morphology and labelling (dlfund.digits)
     ],
     extras_require={
         # What CI needs: the suite, the linter, and executing the notebooks headless.

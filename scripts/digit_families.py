@@ -45,7 +45,7 @@ def read_all(paths: list, sess, g) -> tuple[np.ndarray, np.ndarray]:
     inputs, ok = [], []
     for path in paths:
         try:
-            inputs.append(predict.prepare(path, digits.load_image(path)).reshape(784))
+            inputs.append(predict.prepare(path, digits.load_image(path), g.spec).reshape(784))
             ok.append(True)
         except DataError:
             inputs.append(np.zeros(784, np.float32))
@@ -94,8 +94,8 @@ def main() -> None:
             orientation = 2 + i % 7
             stored = np.ascontiguousarray(photo_digits.STORED[orientation](photo))
             turned.append(write(d, f"turned_{i:03d}.jpg", photo_digits.jpeg(stored, orientation, quality=90)))
-            decoded = tf.io.decode_jpeg(open(turned[-1], "rb").read()).numpy()
-            viewer = digits.ORIENTATIONS[orientation](decoded)  # what a viewer shows of the same pixels
+            decoded = photo_digits.decoded_as_stored(open(turned[-1], "rb").read())
+            viewer = photo_digits.VIEWER[orientation](decoded)  # what a viewer shows of the same pixels
             upright.append(write(d, f"upright_{i:03d}.png", png(np.ascontiguousarray(viewer))))
             truth.append(photo_labels[i])
         (read_turned, in_turned), (read_upright, in_upright) = read_all(turned, sess, g), read_all(upright, sess, g)
@@ -104,6 +104,13 @@ def main() -> None:
                      (read_turned == np.array(truth)).mean(),
                      f"read exactly as their upright copies: {same.sum()}/{len(same)}; upright copies "
                      f"{(read_upright == np.array(truth)).mean():.3f}"))
+        for fmt, extension in (("HEIF", "heic"), ("WEBP", "webp"), ("AVIF", "avif")):
+            files = [write(d, f"turned_{i:03d}.{extension}", photo_digits.encode(
+                np.ascontiguousarray(photo_digits.STORED[2 + i % 7](photo)), fmt, 2 + i % 7, quality=90))
+                for i, photo in enumerate(photos[:70])]
+            read, _ = read_all(files, sess, g)
+            rows.append((f"the same 70 saved as {extension.upper()} with those orientations", (read == truth).mean(),
+                         f"the same answer as their JPEG copy: {(read == read_turned).sum()}/70"))
 
         inverted = [write(d, f"chalk_{i:03d}.png", png(255 - p)) for i, p in enumerate(photos)]
         rows.append(("light on dark: the photo-like digits inverted (400)",

@@ -14,8 +14,7 @@ JPEG-compressed. :func:`rendered_forty` is 40 plain dark-on-light rendered digit
 
 from __future__ import annotations
 
-import struct
-import zlib
+import io
 
 import numpy as np
 import tensorflow as tf
@@ -234,35 +233,51 @@ def photo_set(mnist_test_images: np.ndarray, mnist_test_labels: np.ndarray, n: i
 
 # --- phone pictures: EXIF orientation ----------------------------------------------------------------------
 
-#: What a camera stores for an upright picture, for each EXIF orientation: the inverse of what a viewer
-#: applies (``dlfund.digits.ORIENTATIONS``).
+#: What a viewer shows of a picture stored with each EXIF orientation (the tag's meaning, in numpy): the
+#: reference that ``dlfund.digits.decode_image`` (Pillow's ``ImageOps.exif_transpose``) is checked against.
+VIEWER = {1: lambda x: x, 2: lambda x: x[:, ::-1], 3: lambda x: x[::-1, ::-1], 4: lambda x: x[::-1],
+          5: lambda x: x.swapaxes(0, 1), 6: lambda x: np.rot90(x, -1), 7: lambda x: x[::-1, ::-1].swapaxes(0, 1),
+          8: lambda x: np.rot90(x, 1)}
+
+#: What a camera stores for an upright picture, for each EXIF orientation: the inverse of :data:`VIEWER`.
 STORED = {1: lambda x: x, 2: lambda x: x[:, ::-1], 3: lambda x: x[::-1, ::-1], 4: lambda x: x[::-1],
           5: lambda x: x.swapaxes(0, 1), 6: lambda x: np.rot90(x, 1), 7: lambda x: x[::-1, ::-1].swapaxes(0, 1),
           8: lambda x: np.rot90(x, -1)}
 
 
-def exif_tiff(orientation: int, little_endian: bool = False) -> bytes:
-    """A TIFF-structured EXIF block holding only the orientation tag."""
-    o = "<" if little_endian else ">"
-    return ((b"II\x2a\x00" if little_endian else b"MM\x00\x2a") + struct.pack(o + "I", 8) + struct.pack(o + "H", 1)
-            + struct.pack(o + "HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(o + "I", 0))
+def encode(pixels: np.ndarray, fmt: str, orientation: int | None = None, quality: int = 95) -> bytes:
+    """``pixels`` (uint8 [h, w], [h, w, c]) as a ``fmt`` file (Pillow's format name: PNG, JPEG, WEBP, AVIF,
+    HEIF), with an EXIF orientation tag if given (HEIF: pillow-heif stores it as the photo's own rotation,
+    as a phone does)."""
+    from PIL import Image
+
+    if fmt == "HEIF":
+        import pillow_heif
+        pillow_heif.register_heif_opener()
+    image = Image.fromarray(np.ascontiguousarray(pixels.squeeze(-1) if pixels.ndim == 3 and pixels.shape[2] == 1
+                                                 else pixels))
+    options = {} if fmt == "PNG" else {"quality": quality}
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        options["exif"] = exif.tobytes()
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
 
 
-def jpeg(pixels: np.ndarray, orientation: int | None = None, little_endian: bool = False,
-         quality: int = 95) -> bytes:
-    """JPEG bytes of uint8 ``pixels``, with an APP1 EXIF segment carrying ``orientation`` if given."""
-    data = tf.io.encode_jpeg(pixels, quality=quality).numpy()
-    if orientation is None:
-        return data
-    body = b"Exif\x00\x00" + exif_tiff(orientation, little_endian)
-    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + data[2:]
+def jpeg(pixels: np.ndarray, orientation: int | None = None, quality: int = 95) -> bytes:
+    """JPEG bytes of uint8 ``pixels``, with an EXIF orientation if given."""
+    return encode(pixels, "JPEG", orientation, quality)
 
 
 def png(pixels: np.ndarray, orientation: int | None = None) -> bytes:
-    """PNG bytes of ``pixels``, with an eXIf chunk carrying ``orientation`` if given."""
-    data = tf.io.encode_png(pixels).numpy()
-    if orientation is None:
-        return data
-    tiff = exif_tiff(orientation)
-    chunk = struct.pack(">I", len(tiff)) + b"eXIf" + tiff + struct.pack(">I", zlib.crc32(b"eXIf" + tiff))
-    return data[:33] + chunk + data[33:]  # after the signature and IHDR
+    """PNG bytes of uint8 ``pixels``, with an eXIf chunk carrying ``orientation`` if given."""
+    return encode(pixels, "PNG", orientation)
+
+
+def decoded_as_stored(data: bytes) -> np.ndarray:
+    """A picture's pixels as stored (no orientation applied): uint8 RGB [h, w, 3]."""
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))

@@ -2,6 +2,7 @@
 light, noise, JPEG, colours, borders, frames, thin and thick strokes) against the clean digit."""
 
 import io
+import sys
 
 import numpy as np
 import photo_digits
@@ -84,26 +85,18 @@ def test_thin_and_thick_strokes_get_mnists_width(width):
     assert 0.6 * digits.MNIST_STROKE < relative < 1.8 * digits.MNIST_STROKE
 
 
-def test_connected_pieces_match_a_flood_fill():
-    rng = np.random.default_rng(0)
-    for _ in range(50):
-        mask = rng.random((rng.integers(1, 25), rng.integers(1, 25))) < rng.uniform(0.2, 0.6)
-        labels, count = digits._label(mask)
-        reference, n = np.zeros(mask.shape, int), 0
-        for start in zip(*np.nonzero(mask), strict=True):
-            if reference[start]:
-                continue
-            n += 1
-            reference[start], todo = n, [start]
-            while todo:
-                r, c = todo.pop()
-                for rr in range(max(r - 1, 0), min(r + 2, mask.shape[0])):
-                    for cc in range(max(c - 1, 0), min(c + 2, mask.shape[1])):
-                        if mask[rr, cc] and not reference[rr, cc]:
-                            reference[rr, cc] = n
-                            todo.append((rr, cc))
-        assert count == n and len(set(zip(labels[mask], reference[mask], strict=True))) == n
-        assert not labels[~mask].any()
+def test_the_digits_pieces_are_kept_and_the_edge_the_frame_and_the_specks_dropped():
+    candidates = np.zeros((120, 100), bool)
+    digit = np.zeros_like(candidates)
+    digit[40:44, 35:65] = True   # a 5's bar, a piece of its own
+    digit[48:90, 35:40] = True   # its body
+    digit[85:90, 35:65] = True
+    candidates |= digit
+    candidates[:, :6] = True      # the table beyond the paper's edge
+    candidates[15:17, 20:80] = candidates[105:107, 20:80] = True  # a frame drawn around the digit
+    candidates[15:107, 20:22] = candidates[15:107, 78:80] = True
+    candidates[30, 90] = candidates[100, 50] = True  # specks
+    np.testing.assert_array_equal(digits.digit_mask(candidates), digit)
 
 
 def test_blank_pictures_are_refused():
@@ -127,26 +120,47 @@ def _upright():
 def test_every_exif_orientation_is_read_as_a_viewer_shows_the_picture(tmp_path, orientation):
     upright = _upright()
     stored = np.ascontiguousarray(photo_digits.STORED[orientation](upright))
-    for endian in (False, True):
-        assert digits.exif_orientation(photo_digits.jpeg(stored, orientation, endian)) == orientation
     # Lossless: the picture read is the upright one, exactly.
     (tmp_path / "turned.png").write_bytes(photo_digits.png(stored, orientation))
     np.testing.assert_array_equal(digits.load_image(str(tmp_path / "turned.png")), digits.to_rgb(upright))
     # A phone's JPEG: read exactly as its upright copy (its own decoded pixels, turned as the tag says).
-    (tmp_path / "turned.jpg").write_bytes(photo_digits.jpeg(stored, orientation))
-    decoded = tf.io.decode_jpeg((tmp_path / "turned.jpg").read_bytes()).numpy()
-    (tmp_path / "upright.png").write_bytes(photo_digits.png(np.ascontiguousarray(digits.ORIENTATIONS.get(
-        orientation, lambda x: x)(decoded))))
-    np.testing.assert_array_equal(digits.load_image(str(tmp_path / "turned.jpg")),
-                                  digits.load_image(str(tmp_path / "upright.png")))
+    turned = photo_digits.jpeg(stored, orientation)
+    upright_copy = photo_digits.VIEWER[orientation](photo_digits.decoded_as_stored(turned))
+    np.testing.assert_array_equal(digits.decode_image(turned, "turned.jpg"), digits.to_rgb(upright_copy))
 
 
-def test_a_missing_or_broken_exif_block_means_as_stored():
-    plain = photo_digits.jpeg(_upright())
-    assert digits.exif_orientation(plain) == 1 and digits.exif_orientation(b"not an image") == 1
-    cut = photo_digits.jpeg(_upright(), 6)
-    assert digits.exif_orientation(cut[:30]) == 1  # the block cut short
-    assert digits.exif_orientation(photo_digits.jpeg(_upright(), 9)) == 1  # not an orientation
+def test_a_broken_or_unknown_orientation_means_as_stored():
+    upright = _upright()
+    np.testing.assert_array_equal(digits.decode_image(photo_digits.png(upright, 9), "nine.png"),
+                                  digits.to_rgb(upright))  # 9 is no orientation
+    plain = photo_digits.jpeg(upright)
+    junk = b"Exif\x00\x00MM\x00\x2a\x00\x00\xff\xff"  # an EXIF block whose first directory lies beyond it
+    broken = plain[:2] + b"\xff\xe1" + (len(junk) + 2).to_bytes(2, "big") + junk + plain[2:]
+    np.testing.assert_array_equal(digits.decode_image(broken, "broken.jpg"), digits.decode_image(plain, "plain.jpg"))
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "WEBP", "AVIF"])
+def test_phone_and_web_formats_are_read_upright_as_their_jpeg_copies(fmt):
+    """An iPhone's HEIC, an Android screenshot's WebP, a newer phone's AVIF, each stored turned with its
+    orientation: read as the same photo saved upright as JPEG (lossy codecs: the same 28x28 input, nearly)."""
+    images, _ = photo_digits.rendered_forty()
+    for orientation, image in zip((6, 3, 8), images[3:6], strict=True):
+        stored = np.ascontiguousarray(photo_digits.STORED[orientation](image))
+        read = digits.decode_image(photo_digits.encode(stored, fmt, orientation, quality=95), f"photo.{fmt}")
+        as_jpeg = digits.decode_image(photo_digits.jpeg(image), "photo.jpg")
+        assert read.shape == as_jpeg.shape
+        assert np.abs(read - as_jpeg).mean() < 0.02
+        got, expected = digits.mnist_like(read), digits.mnist_like(as_jpeg)
+        assert np.corrcoef(got.ravel(), expected.ravel())[0, 1] > 0.97, (fmt, orientation)
+
+
+def test_a_heic_photo_without_pillow_heif_is_named_as_such(monkeypatch):
+    heic = photo_digits.encode(_upright(), "HEIF")
+    monkeypatch.setattr(digits.Image, "ID", [i for i in digits.Image.ID if i != "HEIF"])
+    monkeypatch.setattr(digits.Image, "OPEN", {k: v for k, v in digits.Image.OPEN.items() if k != "HEIF"})
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if not installed
+    with pytest.raises(DataError, match=r"^photo.heic: a HEIC photo: reading it needs pillow-heif"):
+        digits.decode_image(heic, "photo.heic")
 
 
 def test_mnists_own_digits_as_files_are_taken_as_they_stand(tmp_path):
@@ -181,11 +195,13 @@ def test_a_drawing_on_a_transparent_background_is_read_whatever_its_ink(ink):
     assert np.corrcoef(got.ravel(), digit.ravel())[0, 1] > 0.95
 
 
-def test_light_ink_on_an_exactly_black_canvas_is_in_mnists_form_and_a_photo_is_not():
+def test_a_drawing_on_an_exactly_black_or_white_canvas_is_in_mnists_form_and_a_photo_is_not():
     _, stroke = _stroke()
     canvas = np.repeat(stroke[:, :, None], 3, axis=2)
-    assert digits.in_mnist_form(canvas) is not None
-    assert digits.in_mnist_form(1.0 - canvas) is None  # dark ink on white
+    light_on_black, dark_on_white = digits.in_mnist_form(canvas), digits.in_mnist_form(1.0 - canvas)
+    assert light_on_black is not None and dark_on_white is not None  # a drawing app's dark or white canvas
+    np.testing.assert_allclose(dark_on_white[0], light_on_black[0], atol=1e-6)
+    assert digits.in_mnist_form(0.95 - 0.8 * canvas) is None  # light-grey paper: a photo's path
     assert digits.in_mnist_form(0.1 + 0.8 * canvas) is None  # a dark-grey board: a photo's path
     images, _ = photo_digits.rendered_forty()
     assert all(digits.in_mnist_form(digits.to_rgb(im)) is None for im in images[:10])
@@ -205,3 +221,12 @@ def test_file_formats_other_than_8_bit_rgb_are_read(tmp_path):
         (tmp_path / name).write_bytes(data)
         got = digits.mnist_like(digits.load_image(str(tmp_path / name)))
         assert np.corrcoef(got.ravel(), digit.ravel())[0, 1] > 0.75, name  # a scan's path: stretched, thickened
+
+
+def test_too_many_pixels_are_refused_from_the_header_before_decoding():
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (8000, 6000), 255).save(buffer, "PNG")  # 48 megapixels of white: a small file
+    with pytest.raises(DataError, match=r"^big.png: 8000x6000 pixels is not a usable digit image"):
+        digits.decode_image(buffer.getvalue(), "big.png")

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 from conftest import REPO, lower_priority, program_env, run_args, run_program
 
+from dlfund import digits
 from dlfund.data import mnist
 
 v1 = tf.compat.v1
@@ -121,7 +122,8 @@ def _png(array_uint8):
 def _huge_png_header():
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
 
 
 def test_predict_reads_a_drawn_digit_and_survives_bad_files(sample_run, tmp_path):
@@ -136,7 +138,8 @@ def test_predict_reads_a_drawn_digit_and_survives_bad_files(sample_run, tmp_path
         path.write_bytes(_png(paper))
         good.append((str(path), int(data.test.label_ids[i])))
     bad = {"missing.png": None, "empty.png": b"", "notes.png": b"not an image at all",
-           "cut.png": (tmp_path / "digit_0.png").read_bytes()[:300], "huge.png": _huge_png_header()}
+           "cut.png": (tmp_path / "digit_0.png").read_bytes()[:300], "huge.png": _huge_png_header(),
+           "header_only.png": _huge_png_header()[:33]}
     for name, content in bad.items():
         if content is not None:
             (tmp_path / name).write_bytes(content)
@@ -146,8 +149,9 @@ def test_predict_reads_a_drawn_digit_and_survives_bad_files(sample_run, tmp_path
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
     assert len(errors) == len(bad)
-    for name, reason in [("missing.png", "not found"), ("empty.png", "empty"), ("notes.png", "not a PNG"),
-                         ("cut.png", "cannot decode"), ("huge.png", "100000x100000")]:
+    for name, reason in [("missing.png", "not found"), ("empty.png", "empty"),
+                         ("notes.png", f"not a {digits.FORMATS} image"), ("cut.png", "cannot decode"),
+                         ("huge.png", "megapixels"), ("header_only.png", "truncated or corrupt PNG file")]:
         assert any(name in e and reason in e for e in errors), (name, errors)
     predicted = {m.group(1): m.group(2) for m in re.finditer(r"^(\S+): predicted (\d)", proc.stdout, re.M)}
     correct = sum(predicted[p] == str(label) for p, label in good)
@@ -215,7 +219,6 @@ def test_predict_reads_pictures_as_they_come(sample_run, tmp_path):
     JPEGs with EXIF orientations read as their upright copies; light-on-dark and transparent drawings read."""
     import photo_digits
 
-    from dlfund import digits
     from dlfund.graph import build_graph
     from dlfund.models import get_model
     from dlfund.training import restore_model
@@ -234,9 +237,9 @@ def test_predict_reads_pictures_as_they_come(sample_run, tmp_path):
         orientation = 2 + i
         stored = np.ascontiguousarray(photo_digits.STORED[orientation](photo))
         (tmp_path / f"turned_{i}.jpg").write_bytes(photo_digits.jpeg(stored, orientation))
-        decoded = tf.io.decode_jpeg((tmp_path / f"turned_{i}.jpg").read_bytes()).numpy()
+        decoded = photo_digits.decoded_as_stored((tmp_path / f"turned_{i}.jpg").read_bytes())
         (tmp_path / f"upright_{i}.png").write_bytes(_png(np.ascontiguousarray(
-            digits.ORIENTATIONS[orientation](decoded))))
+            photo_digits.VIEWER[orientation](decoded))))
     for i, image in enumerate(test.images[:20]):
         big = (np.clip(tf.image.resize(image.reshape(28, 28, 1), [140, 140]).numpy(), 0, 1) * 255).round()
         (tmp_path / f"chalk_{i:02d}.png").write_bytes(_png(np.repeat(big, 3, axis=2).astype(np.uint8)))
