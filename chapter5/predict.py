@@ -2,7 +2,7 @@ r"""Predicts the digit in a reader's own image files with a trained run.
 
     python -m chapter5.predict --logdir=logs --run_name=quickstart my_digit.png [more.jpg ...] [a_directory/]
 
-Each image (PNG, JPEG, GIF or BMP; a photo or scan of a digit on paper works)
+Each image (PNG, JPEG, GIF, BMP, WebP, HEIC or AVIF; a phone photo or scan of a digit on paper works)
 is turned into an MNIST-style 28x28 input (see ``dlfund/digits.py``: turned as
 its EXIF orientation says; the paper estimated and mapped to 0 whatever its
 colour and lighting, the ink stretched to 1, borders and frames dropped,
@@ -27,9 +27,10 @@ from absl import flags
 
 from chapter5 import _cli, flag_defs, from_flags, rundir
 from dlfund import analysis, digits
+from dlfund.data import cifar10
 from dlfund.data.mnist import SOURCES
 from dlfund.errors import DataError, DlfundError
-from dlfund.models import get_model
+from dlfund.models import ModelSpec
 
 
 def define_flags(fv: flags.FlagValues) -> None:
@@ -88,52 +89,76 @@ def main(argv: list, fv: flags.FlagValues) -> int:
         except ImportError:
             raise _cli.UsageError('--plot needs matplotlib, which is not installed: pip install -e ".[plot]" '
                                   "(or pip install matplotlib)") from None
-    run_dir, _ = rundir.trained_model_dir(fv)
-    if get_model(fv.model).input_shape != (784,):
-        raise _cli.UsageError(f"{run_dir} holds a {fv.model} model; predict reads digits for MNIST-format models")
+    run_dir, saved = rundir.trained_model_dir(fv)
     images = digits.list_images(paths)
     if not images:
-        raise _cli.UsageError(f"no PNG, JPEG, GIF or BMP files in {', '.join(paths)}")
+        raise _cli.UsageError(f"no {digits.FORMATS} files in {', '.join(paths)}")
     g, sess, _ = from_flags.build_and_restore(fv, rundir.checkpoint_to_use(run_dir, fv.checkpoint))
-    class_names = SOURCES[fv.dataset].class_names if fv.dataset in SOURCES else [str(i) for i in range(10)]
+    names = class_names(fv.dataset)
+    whitened = saved.whiten if saved is not None else True
     if fv.save_preprocessed:
         os.makedirs(fv.save_preprocessed, exist_ok=True)
     failures, results = 0, []
-    # Not "with sess:": that would make the model's graph the default and turn the eager
-    # image decoding in dlfund.digits into graph building.
     try:
         for name in images:
             try:
                 image = digits.load_image(name)
-                prepared = prepare(name, image)
+                prepared = prepare(name, image, g.spec, whitened)
             except DlfundError as e:
                 print(f"error: {e}", file=sys.stderr, flush=True)
                 failures += 1
                 continue
-            probs = sess.run(g.probabilities, {g.x: prepared.reshape(1, 784)})[0]
+            probs = sess.run(g.probabilities, {g.x: prepared.reshape(1, *g.spec.input_shape)})[0]
             best = int(probs.argmax())
-            print(f"{name}: predicted {class_names[best]} (probability {probs[best]:.3f})")
-            print(bar_chart(probs, class_names), flush=True)
-            if fv.save_preprocessed:
+            print(f"{name}: predicted {names[best]} (probability {probs[best]:.3f})")
+            print(bar_chart(probs, names), flush=True)
+            if fv.save_preprocessed and prepared.ndim == 2:
                 save_png(os.path.join(fv.save_preprocessed, os.path.splitext(os.path.basename(name))[0] + "_28x28.png"),
                          prepared)
             results.append((name, image, prepared, probs))
     finally:
         sess.close()
     if fv.plot and results:
-        plot(fv.plot, results, class_names)
+        plot(fv.plot, results, names)
         print(f"Figure: {fv.plot}")
     if failures:
         print(f"{failures} of {len(images)} files could not be used.", file=sys.stderr)
     return 1 if failures else 0
 
 
-def prepare(name: str, image: np.ndarray) -> np.ndarray:
-    """The MNIST-like 28x28 input of one image; errors name the file."""
+def class_names(dataset: str) -> list:
+    """The ten class names of a data set (``--dataset``): digits, Fashion-MNIST's clothes, CIFAR-10's objects."""
+    return list(cifar10.CLASS_NAMES if dataset == "cifar10" else
+                SOURCES[dataset].class_names if dataset in SOURCES else (str(i) for i in range(10)))
+
+
+def reads_digits(spec: ModelSpec) -> bool:
+    """Whether the network takes MNIST's 28x28 grey pictures (so a drawn digit is an input for it)."""
+    return spec.input_shape == (784,)
+
+
+def prepare(name: str, image: np.ndarray, spec: ModelSpec, whitened: bool = True) -> np.ndarray:
+    """The network input of one decoded picture; errors name it.
+
+    Returns:
+        An MNIST-format network's 28x28 input (:func:`dlfund.digits.mnist_like`), or a CIFAR network's
+        [24, 24, 3] (:func:`dlfund.data.cifar10.picture_input`, ``whitened`` as the run was trained).
+    """
+    if not reads_digits(spec):
+        return cifar10.picture_input(digits.to_rgb(image), whitened, spec.input_shape[0])
     try:
         return digits.mnist_like(image)
     except DataError as e:
         raise DataError(f"{name}: {e}") from None
+
+
+def prepare_picture(data: bytes, name: str, spec: ModelSpec, whitened: bool = True) -> np.ndarray:
+    """A picture file's bytes read as this program reads a file (``chapter5.draw`` sends its pictures here).
+
+    Raises:
+        DataError: not a picture, damaged, or blank; the message starts with ``name``.
+    """
+    return prepare(name, digits.decode_image(data, name), spec, whitened)
 
 
 def save_png(path: str, prepared: np.ndarray) -> None:

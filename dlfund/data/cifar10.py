@@ -149,6 +149,31 @@ def eval_dataset(filenames: Sequence[str], batch_size: int, whitened: bool = Tru
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def picture_input(rgb: np.ndarray, whitened: bool = True, crop_size: int = IMAGE_SIZE) -> np.ndarray:
+    """A reader's own picture as the network's evaluation input (Book §5.9, ``inputs``).
+
+    CIFAR-10's pictures are 32x32 photos of one object filling the frame: the
+    picture's central square is reduced to that size by area averaging, then
+    goes through the evaluation pipeline itself
+    (:func:`dlfund.preprocessing.eval_preprocess`: central crop, whitening).
+
+    Args:
+        rgb: float RGB [h, w, 3] in [0, 1] (``dlfund.digits.decode_image``).
+        whitened: per-image whitening, as the run was trained (``--whiten``).
+        crop_size: the network's input side.
+
+    Returns:
+        float32 [crop_size, crop_size, 3].
+    """
+    from dlfund.digits import area_resize
+
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    square = rgb[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+    image = area_resize(square, 32, 32) * 255.0
+    return preprocessing.eval_preprocess(tf.constant(image, tf.float32), crop_size, whitened).numpy()
+
+
 def distorted_inputs(data_dir: str, batch_size: int, augment: Sequence[str] = preprocessing.BOOK_CIFAR_AUGMENT,
                      whitened: bool = True, seed: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
     """Training batches as graph tensors (Book §5.11, ``cifar10_input.distorted_inputs``).
