@@ -13,7 +13,7 @@ setup(
     packages=find_packages(include=["dlfund", "dlfund.*", "chapter5", "chapter5.*"]),
     package_data={
         "dlfund.data": ["mnist_sample/*.gz", "mnist_sample/README.md"],
-        "chapter5": ["flags/*.cfg", "notebooks/*.ipynb"],
+        "chapter5": ["flags/*.cfg", "notebooks/*.ipynb", "draw/static/*"],
     },
     install_requires=[
         "tensorflow>=2.16,<3",  # everything rests on tf.compat.v1
@@ -23,10 +23,12 @@ setup(
         "pillow",  # reading a reader's pictures (dlfund.digits): formats, EXIF orientation
         "pillow-heif",  # iPhone photos (HEIC)
         "scipy",  # image morphology and labelling (dlfund.digits)
+        "werkzeug",  # chapter5.draw's HTTP server (TensorBoard's own)
     ],
     extras_require={
-        # What CI needs: the suite, the linter, and executing the notebooks headless.
-        "test": ["pytest", "ruff", "nbclient", "nbformat", "ipykernel", "matplotlib", "scikit-learn"],
+        # What CI needs: the suite, the linter, executing the notebooks headless, and driving the drawing page in
+        # Chromium (Debian's chromium and chromium-driver, which .ci/run installs; nothing is downloaded).
+        "test": ["pytest", "ruff", "nbclient", "nbformat", "ipykernel", "matplotlib", "scikit-learn", "selenium"],
         "plot": ["matplotlib"],
         # Reading and running the notebooks (chapter5/notebooks/) in Jupyter; scikit-learn for t-SNE.
         "notebooks": ["jupyter", "nbclient", "nbformat", "ipykernel", "matplotlib", "scikit-learn"],

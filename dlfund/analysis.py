@@ -1,5 +1,8 @@
-"""Looking inside a trained model: confusion matrix, misclassified examples, embeddings (Book §5.12).
+"""Looking inside a trained model: every layer's activations, confusion matrix, embeddings (Book §5.12).
 
+:func:`activations` gives what each layer of a network computes for some
+inputs, named by the book's variable scopes (``conv_1``, ``conv_1/pool``, ...,
+``output``): the feature maps the §5.12 notebook and ``chapter5.draw`` show.
 The book's §5.12 visualizes the last hidden layer of a trained convnet with
 t-SNE. :func:`write_projector` writes those activations, a sprite sheet of the
 digits and their labels for TensorBoard's embedding projector, where a reader
@@ -16,6 +19,76 @@ import numpy as np
 import tensorflow as tf
 
 v1 = tf.compat.v1
+
+#: Op types that are a layer's activation in the book's ``layer`` and ``conv2d`` (:data:`dlfund.layers.ACTIVATIONS`).
+ACTIVATION_OPS = ("Relu", "Tanh", "Elu", "Selu", "LeakyRelu", "Sigmoid")
+#: Op types of the pooling that follows a convolution inside its scope (``max_pool``, LeNet-5's average pool).
+POOL_OPS = ("MaxPool", "AvgPool")
+
+
+def layer_tensors(g) -> dict:
+    """Each layer's output in a built :class:`dlfund.graph.ModelGraph`, by the book's scope names, in layer order.
+
+    A layer is a variable scope directly inside the model's (``conv_1``, ``fc``,
+    ``hidden_1``); its output is its activation, and ``<layer>/pool`` the
+    pooling after it where the listing pools inside the same scope. ``output``
+    is the logits. A hidden layer built without an activation
+    (``activation=none``) has no entry.
+
+    Returns:
+        {name: float32 tensor [batch, ...]}, e.g. for ``mnist_conv``: ``conv_1``
+        [batch, 28, 28, 32], ``conv_1/pool`` [batch, 14, 14, 32], ``conv_2``
+        [batch, 14, 14, 64], ``conv_2/pool`` [batch, 7, 7, 64], ``fc`` [batch,
+        1024], ``output`` [batch, 10].
+    """
+    prefix = g.spec.scope + "/"
+    found = {}
+    for op in g.graph.get_operations():  # in the order they were built: the layers' order
+        parts = op.name[len(prefix):].split("/") if op.name.startswith(prefix) else []
+        if len(parts) != 2 or parts[0] == "output":  # only ops directly in a layer's scope
+            continue
+        if op.type in ACTIVATION_OPS:
+            found[parts[0]] = op.outputs[0]
+        elif op.type in POOL_OPS:
+            found[parts[0] + "/pool"] = op.outputs[0]
+    found["output"] = g.output
+    return found
+
+
+def activations(sess: v1.Session, g, images: np.ndarray) -> dict:
+    """What every layer computes for ``images``, in inference mode (Book §5.12).
+
+    Args:
+        sess: a session of ``g.graph`` holding the trained weights.
+        g: the model's :class:`dlfund.graph.ModelGraph`.
+        images: float32 [n, *input_shape] (MNIST: [n, 784]).
+
+    Returns:
+        {book scope name: float32 array [n, ...]}, in layer order (:func:`layer_tensors`).
+    """
+    tensors = layer_tensors(g)
+    values = sess.run(tensors, {g.x: images})  # keep_prob and phase_train default to inference
+    return {name: values[name] for name in tensors}
+
+
+def first_layer_weights(sess: v1.Session, g) -> tuple[str, np.ndarray]:
+    """The first layer's weights as pictures: a convolution's filters, or each unit's weights over a 28x28 input.
+
+    Returns:
+        (the layer's scope name, float32 [units, h, w, c]): [32, 5, 5, 1] for
+        ``mnist_conv``'s ``conv_1``, [256, 28, 28, 1] for the MLP's ``hidden_1``.
+    """
+    prefix = g.spec.scope + "/"
+    with g.graph.as_default():
+        weights = [v for v in v1.trainable_variables() if v.op.name.startswith(prefix) and v.op.name.endswith("/W")]
+    first = weights[0]
+    value = sess.run(first)
+    if value.ndim == 4:  # [kh, kw, c_in, c_out]
+        pictures = value.transpose(3, 0, 1, 2)
+    else:  # [n_in, units]: a fully connected layer on the flat picture
+        side = int(round(value.shape[0] ** 0.5))
+        pictures = value.T.reshape(-1, side, side, 1)
+    return first.op.name[len(prefix):].split("/")[0], pictures
 
 
 def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, num_classes: int = 10) -> np.ndarray:

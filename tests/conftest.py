@@ -5,6 +5,7 @@ import contextlib
 import importlib
 import io
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -189,3 +190,14 @@ def write_cifar(directory, per_file=20, test=40, seed=0):
         written[name] = (planes.transpose(0, 2, 3, 1), labels)
     return written
 
+
+# Session-scoped (test_use_model.py, test_draw.py): the reload test runs last (it waits for a background process).
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory):
+    """The §5.8 convnet trained briefly on the bundled sample."""
+    logs = tmp_path_factory.mktemp("logs")
+    proc = run_program("train", "--flagfile=chapter5/flags/quickstart.cfg", f"--logdir={logs}",
+                       "--training_epochs=2", "--progress=off", "--summary_images=false")
+    assert proc.returncode == 0, proc.stderr
+    accuracy = float(re.search(r"Test Accuracy: (\S+)", proc.stdout).group(1))
+    return logs / "quickstart", accuracy

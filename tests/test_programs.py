@@ -126,7 +126,7 @@ def test_compare_command_trains_both_cifar_listings_from_another_directory(backg
 
 def test_every_program_imports_into_one_process_and_defines_its_flags_only_when_asked():
     programs = [importlib.import_module(f"chapter5.{name}")
-                for name in ("train", "evaluate", "predict", "compare", "benchmark")]
+                for name in ("train", "evaluate", "predict", "compare", "benchmark", "draw.__main__")]
     for program in programs:
         fv = flags.FlagValues()
         program.define_flags(fv)
@@ -137,7 +137,7 @@ def test_every_program_imports_into_one_process_and_defines_its_flags_only_when_
 
 def test_every_flag_is_defined_once_and_the_argument_check_written_once():
     definitions, checks = collections.Counter(), 0
-    for path in pathlib.Path(REPO, "chapter5").glob("*.py"):
+    for path in pathlib.Path(REPO, "chapter5").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         definitions.update(re.findall(r'DEFINE_\w+\(\s*"(\w+)"', text))
         checks += text.count("unexpected arguments")
@@ -145,7 +145,7 @@ def test_every_flag_is_defined_once_and_the_argument_check_written_once():
     assert checks == 1
 
 
-@pytest.mark.parametrize("name", ["train", "evaluate", "predict", "export", "compare", "benchmark"])
+@pytest.mark.parametrize("name", ["train", "evaluate", "predict", "export", "compare", "benchmark", "draw.__main__"])
 def test_helpshort_lists_every_flag_of_the_program_truthfully(name, monkeypatch, capsys):
     program = importlib.import_module(f"chapter5.{name}")
     monkeypatch.setattr(sys, "argv", [f"chapter5/{name}.py", "--helpshort"])

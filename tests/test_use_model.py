@@ -19,18 +19,6 @@ from dlfund.data import mnist
 v1 = tf.compat.v1
 
 
-# Session-scoped: the reload test runs last (it waits for a background process), after other modules.
-@pytest.fixture(scope="session")
-def sample_run(tmp_path_factory):
-    """The §5.8 convnet trained briefly on the bundled sample."""
-    logs = tmp_path_factory.mktemp("logs")
-    proc = run_program("train", "--flagfile=chapter5/flags/quickstart.cfg", f"--logdir={logs}",
-                       "--training_epochs=2", "--progress=off", "--summary_images=false")
-    assert proc.returncode == 0, proc.stderr
-    accuracy = float(re.search(r"Test Accuracy: (\S+)", proc.stdout).group(1))
-    return logs / "quickstart", accuracy
-
-
 def test_evaluate_reports_the_same_accuracy_and_writes_eval_summaries(sample_run):
     run_dir, train_accuracy = sample_run
     proc = run_program("evaluate", *run_args(run_dir), "--projector_examples=300")

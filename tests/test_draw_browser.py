@@ -1,0 +1,182 @@
+"""The drawing page in a real browser: Debian's headless Chromium driven over WebDriver (selenium, Debian's
+chromedriver: nothing is downloaded), against the page served from this process.
+
+It draws strokes with pointer events and checks the page's answer is ``chapter5.predict``'s on the canvas's own
+PNG; chooses ten MNIST test digits as files and checks the ten answers are predict's; moves the checkpoint
+slider and checks the answer is that checkpoint's; lets a new checkpoint appear and checks the page reads the
+drawing again with it; saves a screenshot. Skipped, with one line saying how to install them, where Chromium
+or its driver is missing.
+"""
+
+import base64
+import os
+import shutil
+import threading
+
+import numpy as np
+import pytest
+from conftest import run_args, run_program
+from test_draw import canvas_png
+
+from dlfund import checkpoints
+
+CHROMEDRIVER = "/usr/bin/chromedriver"
+INSTALL = "apt-get install -y chromium chromium-driver && pip install selenium"
+
+pytestmark = pytest.mark.skipif(not (os.path.exists(CHROMEDRIVER) and shutil.which("chromium")),
+                                reason=f"the browser test needs Debian's chromium and chromium-driver: {INSTALL}")
+
+
+@pytest.fixture(scope="module")
+def served(sample_run, tmp_path_factory):
+    """The page over a copy of the briefly trained run, served from a thread of this process."""
+    from werkzeug.serving import make_server
+
+    from chapter5.draw.app import App
+
+    run_dir, _ = sample_run
+    logdir = tmp_path_factory.mktemp("draw") / "logs"
+    shutil.copytree(run_dir, logdir / "quickstart")
+    app = App(str(logdir))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.socket.getsockname()[1]}/", logdir
+    server.shutdown()
+    app.models.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver", reason=f"the browser test needs selenium: {INSTALL}")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--window-size=1400,1000", "--lang=en"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def wait(driver, condition, what: str, timeout: float = 60):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d), message=what)
+
+
+def answered(driver, after: int = 0) -> dict:
+    """The page's answer once it has answered more than ``after`` times and sent nothing since."""
+    def done(d):
+        a = d.find_element("id", "answer")
+        return a.get_attribute("data-busy") == "0" and int(a.get_attribute("data-count")) > after
+    wait(driver, done, f"an answer after {after}")
+    a = driver.find_element("id", "answer")
+    return {k: a.get_attribute(f"data-{k}") for k in ("answer", "checkpoint", "count", "ms")}
+
+
+def open_page(driver, url: str) -> None:
+    driver.get(url)
+    wait(driver, lambda d: d.find_element("id", "checkpoint-label").text.startswith("step"), "the run's checkpoints")
+
+
+def predicted(proc, path) -> tuple:
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(f"{path}: predicted"))
+    return line.split()[2], line
+
+
+def draw(driver, strokes) -> None:
+    """Real pointer strokes on the canvas: each a list of (x, y) offsets from its centre."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    canvas = driver.find_element("id", "canvas")
+    for stroke in strokes:
+        actions = ActionChains(driver, duration=20)
+        actions.move_to_element_with_offset(canvas, *stroke[0]).click_and_hold()
+        for (x0, y0), (x1, y1) in zip(stroke, stroke[1:], strict=False):
+            actions.move_by_offset(x1 - x0, y1 - y0)
+        actions.release().perform()
+
+
+def test_a_drawn_digit_is_answered_as_predict_answers_the_canvas_png(served, browser, tmp_path):
+    url, logdir = served
+    open_page(browser, url)
+    draw(browser, [[(-50, -80), (-10, -95), (35, -80), (45, -45), (20, -5), (-20, 40), (-55, 85), (60, 85)]])
+    page = answered(browser)
+    data_url = browser.execute_script("return document.getElementById('canvas').toDataURL('image/png')")
+    (tmp_path / "canvas.png").write_bytes(base64.b64decode(data_url.split(",", 1)[1]))
+    proc = run_program("predict", *run_args(logdir / "quickstart"), str(tmp_path / "canvas.png"))
+    assert proc.returncode == 0, proc.stderr
+    assert predicted(proc, tmp_path / "canvas.png")[0] == page["answer"]
+    assert int(page["checkpoint"]) == max(checkpoints.checkpoint_step(p)
+                                          for p in checkpoints.candidates(str(logdir / "quickstart")))
+    layers = browser.find_elements("css selector", "#layers .layer code")
+    assert [e.text for e in layers] == ["conv_1", "conv_1/pool", "conv_2", "conv_2/pool", "fc", "output"]
+    assert len(browser.find_elements("css selector", "#layers .layer:first-child canvas")) == 32
+    browser.save_screenshot(str(tmp_path / "page.png"))
+    assert (tmp_path / "page.png").stat().st_size > 10_000
+
+
+def test_ten_test_digits_chosen_as_files_get_predicts_ten_answers(served, browser, tmp_path):
+    from dlfund.data import mnist
+
+    url, logdir = served
+    open_page(browser, url)
+    test = mnist.read_data_sets("", dataset="mnist_sample", one_hot=False).test
+    paths = []
+    for i in range(10):
+        paths.append(tmp_path / f"digit_{i}.png")
+        paths[-1].write_bytes(canvas_png(test.images[i * 7], side=28))  # MNIST's own 28x28 form
+    proc = run_program("predict", *run_args(logdir / "quickstart"), *map(str, paths))
+    assert proc.returncode == 0, proc.stderr
+    count = 0
+    for path in paths:
+        browser.find_element("id", "file").send_keys(str(path))
+        page = answered(browser, count)
+        count = int(page["count"])
+        assert page["answer"] == predicted(proc, path)[0], path.name
+
+
+def test_the_slider_gives_each_checkpoints_answer_and_a_new_checkpoint_is_read_by_itself(served, browser, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+
+    url, logdir = served
+    run_dir = logdir / "quickstart"
+    open_page(browser, url)
+    (tmp_path / "digit.png").write_bytes(canvas_png(_seven()))
+    browser.find_element("id", "file").send_keys(str(tmp_path / "digit.png"))
+    page = answered(browser)
+    steps = sorted(checkpoints.checkpoint_step(p) for p in checkpoints.candidates(str(run_dir)))
+    for key, step in ((Keys.HOME, steps[0]), (Keys.END, steps[-1])):
+        browser.find_element("id", "checkpoint").send_keys(key)
+        page = answered(browser, int(page["count"]))
+        assert int(page["checkpoint"]) == step
+        proc = run_program("predict", *run_args(run_dir), f"--checkpoint={run_dir / f'model-checkpoint-{step}'}",
+                           str(tmp_path / "digit.png"))
+        assert page["answer"] == predicted(proc, tmp_path / "digit.png")[0]
+    # Training writes a new checkpoint: the page, at the newest, reads the picture again with it by itself.
+    newest = run_dir / f"model-checkpoint-{steps[-1]}"
+    for path in checkpoints.checkpoint_files(str(newest)):
+        shutil.copy(path, path.replace(f"-{steps[-1]}.", f"-{steps[-1] + 1000}."))
+    page = answered(browser, int(page["count"]))
+    assert int(page["checkpoint"]) == steps[-1] + 1000
+    assert "A new checkpoint arrived" in browser.find_element("id", "notice").text
+
+
+def test_the_page_speaks_korean_when_asked(served, browser):
+    url, _ = served
+    open_page(browser, url)
+    browser.find_element("id", "lang").click()
+    assert browser.find_element("css selector", "h1").text == "숫자를 그리면 신경망이 읽는 모습을 봅니다"
+    browser.find_element("id", "lang").click()
+    assert browser.find_element("css selector", "h1").text.startswith("Draw a digit")
+
+
+def _seven() -> np.ndarray:
+    """A 7 in MNIST's form: float [28, 28]."""
+    x = np.zeros((28, 28), np.float32)
+    x[6:9, 7:21] = 1.0
+    for r in range(9, 23):
+        c = 19 - (r - 9) // 2
+        x[r, c - 1:c + 2] = 1.0
+    return x
