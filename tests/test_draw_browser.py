@@ -30,15 +30,14 @@ pytestmark = pytest.mark.skipif(not (os.path.exists(CHROMEDRIVER) and shutil.whi
 @pytest.fixture(scope="module")
 def served(sample_run, tmp_path_factory):
     """The page over a copy of the briefly trained run, served from a thread of this process."""
-    from werkzeug.serving import make_server
-
     from chapter5.draw.app import App
+    from chapter5.draw.app import server as draw_server
 
     run_dir, _ = sample_run
     logdir = tmp_path_factory.mktemp("draw") / "logs"
     shutil.copytree(run_dir, logdir / "quickstart")
     app = App(str(logdir))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = draw_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.socket.getsockname()[1]}/", logdir

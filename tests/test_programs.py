@@ -44,7 +44,28 @@ def reader_session(workdir):
     export = start_module("chapter5.export", "--logdir=logs", "--run_name=quickstart", "--format=tflite",
                           "--output=q.tflite", cwd=str(workdir))
     runs["evaluate"], runs["predict"], runs["export"] = _finish(evaluate), _finish(predict), _finish(export)
+    runs["draw"] = _serve_and_stop(workdir)
     return workdir, runs
+
+
+def _serve_and_stop(workdir):
+    """``python -m chapter5.draw --logdir=logs`` as README.md shows it (on a free port): its first line, the page,
+    the runs and one answer over HTTP, then Ctrl-C."""
+    import signal
+    import urllib.request
+
+    proc = start_module("chapter5.draw", "--logdir=logs", "--port=0", cwd=str(workdir))
+    try:
+        first = proc.stdout.readline()
+        url = re.search(r"at (http://\S+/)", first).group(1)
+        page = urllib.request.urlopen(url, timeout=60).read().decode()
+        runs = json.loads(urllib.request.urlopen(url + "api/runs", timeout=60).read())
+        request = urllib.request.Request(url + "api/read?run=quickstart", data=(workdir / "one.png").read_bytes())
+        answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    return proc.returncode, first + out, err, page, runs, answer
 
 
 @pytest.mark.background("reader_session")
@@ -86,6 +107,16 @@ def test_predict_command(background):
     code, out, err = runs["predict"]
     assert code == 0 and err == "", err
     assert re.search(r"^one\.png: predicted \d \(probability \d\.\d{3}\)$", out, re.M)
+
+
+@pytest.mark.background("reader_session")
+def test_draw_command_serves_the_page_and_stops_on_ctrl_c(background):
+    _, runs = background.result("reader_session")
+    code, out, err, page, listed, answer = runs["draw"]
+    assert out.startswith("Serving the runs in logs at http://127.0.0.1:") and "(Ctrl-C to stop)" in out
+    assert '<canvas id="canvas"' in page and [r["name"] for r in listed["runs"]] == ["quickstart"]
+    assert answer["answer"] == 1 and answer["checkpoint"] == listed["runs"][0]["checkpoints"][-1]
+    assert code == 130 and err.strip() == "Interrupted; nothing was being saved at that moment."
 
 
 @pytest.mark.background("reader_session")

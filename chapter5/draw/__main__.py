@@ -24,10 +24,10 @@ import logging
 import socket
 
 from absl import flags
-from werkzeug.serving import get_sockaddr, make_server, select_address_family
+from werkzeug.serving import get_sockaddr, select_address_family
 
 from chapter5 import _cli, flag_defs
-from chapter5.draw.app import LOCAL_HOSTS, App
+from chapter5.draw.app import LOCAL_HOSTS, App, server
 
 #: Next to TensorBoard's 6006.
 DEFAULT_PORT = 6007
@@ -71,18 +71,18 @@ def main(argv: list, fv: flags.FlagValues) -> int:
     if not fv.verbose:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     with listening_socket(fv.host, fv.port) as sock:
-        server = make_server(fv.host, fv.port, app, threaded=True, fd=sock.fileno())  # (it takes a copy)
-    port = server.socket.getsockname()[1]
+        httpd = server(app, fv.host, fv.port, fd=sock.fileno())  # (it takes a copy)
+    port = httpd.socket.getsockname()[1]
     host = f"[{fv.host}]" if ":" in fv.host else fv.host
     print(f"Serving the runs in {fv.logdir} at http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
     if not local:
         print(f"The page is open to the network: anyone who can reach {fv.host}:{port} can use it.", flush=True)
     try:
-        server.serve_forever()
+        httpd.serve_forever()  # werkzeug's returns on Ctrl-C (it catches KeyboardInterrupt)
     finally:
-        server.server_close()
+        httpd.server_close()
         app.models.close()
-    return 0
+    raise KeyboardInterrupt  # nothing else stops it: end as every program ends on Ctrl-C (one line, 130)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
+from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
 
@@ -289,6 +290,11 @@ class App:
             layer, pictures = analysis.first_layer_weights(loaded.session, loaded.graph)
         return json_response({"run": loaded.run, "checkpoint": loaded.step, "layer": layer,
                               "filters": encoded(pictures, signed=True)})
+
+
+def server(app: App, host: str, port: int, fd: int | None = None) -> BaseWSGIServer:
+    """werkzeug's threaded server (a thread per request) for ``app`` on ``host:port`` (or the socket ``fd``)."""
+    return make_server(host, port, app, threaded=True, fd=fd)
 
 
 def _step(request: Request) -> int | None:

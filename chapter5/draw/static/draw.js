@@ -221,7 +221,7 @@ function mapsOf(name, encoded, onePicture) {  // [h, w, c] -> c maps; [n] -> one
     const [n, h, w, c] = shape, size = h * w * c, scale = Math.max(2, Math.floor(36 / h));
     for (let i = 0; i < n; i++) add(picture(values.subarray(i * size, (i + 1) * size), h, w, c, 0, scale), `${name} ${i + 1}`);
   } else {
-    const [h, w, c] = shape, scale = Math.max(1, Math.floor(56 / h)), one = new Uint8Array(h * w);
+    const [h, w, c] = shape, scale = Math.max(1, Math.round(44 / h)), one = new Uint8Array(h * w);
     for (let k = 0; k < c; k++) {
       for (let i = 0; i < h * w; i++) one[i] = values[i * c + k];
       add(picture(one, h, w, 1, 0, scale), `${name} · ${t("map")} ${k + 1}`);

@@ -1,0 +1,167 @@
+r"""Measures the drawing page's speed: one answer in the server and in the browser, four clients at once, memory.
+
+    python scripts/bench_draw.py logs [--run=quickstart] [--seconds=60] [--answers=5000]
+
+On the run's newest checkpoint (``mnist_conv`` for the quickstart), with drawings of MNIST test digits sent as
+the page's canvas sends them (280x280 PNG, white on black):
+
+* in the server: the time of ``POST /api/read`` inside the WSGI app (the picture decoded and prepared, every
+  layer computed, the answer encoded), 500 answers after warm-up;
+* in the browser: the page's own round trip (``fetch`` to the answer drawn) as headless Chromium measures it,
+  50 pictures chosen one after another (needs chromium, chromium-driver and selenium);
+* four clients drawing at once over HTTP for ``--seconds``: answers, errors, p50 and p95;
+* first, resident memory of the server's process after 100 answers and after ``--answers``.
+
+docs/performance.md reports its output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+import urllib.request
+
+import numpy as np
+
+import chapter5  # noqa: F401  (quiet TensorFlow)
+from chapter5.draw.app import App
+from chapter5.draw.app import server as draw_server
+from dlfund.data import mnist
+
+
+def drawings(n: int) -> list:
+    """PNG bytes of ``n`` MNIST test digits drawn large, white on black, as the page's canvas is."""
+    from PIL import Image
+
+    test = mnist.read_data_sets("", dataset="mnist_sample", one_hot=False).test
+    out = []
+    for image in test.images[:n]:
+        big = Image.fromarray((image.reshape(28, 28) * 255).astype(np.uint8)).resize((280, 280), Image.BILINEAR)
+        buffer = io.BytesIO()
+        big.convert("RGB").save(buffer, "PNG")
+        out.append(buffer.getvalue())
+    return out
+
+
+def resident_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+def percentiles(ms: list) -> str:
+    return f"p50 {np.percentile(ms, 50):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms (n={len(ms)})"
+
+
+def in_server(app: App, run: str, pictures: list, n: int = 500) -> list:
+    from werkzeug.test import Client
+
+    client, times = Client(app), []
+    for i in range(n + 20):
+        started = time.perf_counter()
+        response = client.post(f"/api/read?run={run}", data=pictures[i % len(pictures)])
+        if i >= 20:
+            times.append((time.perf_counter() - started) * 1e3)
+        assert response.status_code == 200, response.get_data(as_text=True)
+    return times
+
+
+def in_browser(url: str, pictures: list, n: int = 50) -> list | str:
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+        from selenium.webdriver.support.ui import WebDriverWait
+    except ImportError:
+        return "selenium is not installed"
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--window-size=1400,1000"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    times = []
+    with tempfile.TemporaryDirectory() as d:
+        try:
+            driver.get(url)
+            WebDriverWait(driver, 60).until(lambda d: d.find_element("id", "checkpoint-label").text.startswith("step"))
+            count = 0
+            for i in range(n + 5):
+                path = os.path.join(d, f"{i}.png")
+                with open(path, "wb") as f:
+                    f.write(pictures[i % len(pictures)])
+                driver.find_element("id", "file").send_keys(path)
+                WebDriverWait(driver, 60, poll_frequency=0.01).until(
+                    lambda d, seen=count: int(d.find_element("id", "answer").get_attribute("data-count")) > seen)
+                answer = driver.find_element("id", "answer")
+                count = int(answer.get_attribute("data-count"))
+                if i >= 5:
+                    times.append(float(answer.get_attribute("data-ms")))
+        finally:
+            driver.quit()
+    return times
+
+
+def clients(url: str, run: str, pictures: list, seconds: float, n: int = 4) -> tuple:
+    times, errors, lock = [], [], threading.Lock()
+    end = time.monotonic() + seconds
+
+    def client(k: int) -> None:
+        i = k
+        while time.monotonic() < end:
+            request = urllib.request.Request(f"{url}api/read?run={run}", data=pictures[i % len(pictures)])
+            started = time.perf_counter()
+            try:
+                json.loads(urllib.request.urlopen(request, timeout=30).read())
+                with lock:
+                    times.append((time.perf_counter() - started) * 1e3)
+            except Exception as e:  # counted, not raised: the figure is how many
+                with lock:
+                    errors.append(repr(e))
+            i += n
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return times, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("logdir")
+    parser.add_argument("--run", default="quickstart")
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--answers", type=int, default=5000)
+    args = parser.parse_args()
+    pictures = drawings(100)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request, as chapter5.draw
+    app = App(args.logdir)
+    server = draw_server(app, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.socket.getsockname()[1]}/"
+    print(f"run {args.run} in {args.logdir}; {os.cpu_count()} cores")
+    from werkzeug.test import Client
+    client = Client(app)
+    for answers in range(1, args.answers + 1):
+        assert client.post(f"/api/read?run={args.run}", data=pictures[answers % len(pictures)]).status_code == 200
+        if answers == 100:
+            after_100 = resident_mb()
+    print(f"resident memory: {after_100:.0f} MB after 100 answers, {resident_mb():.0f} MB after {answers} "
+          f"({resident_mb() - after_100:+.1f} MB)")
+    times = in_server(app, args.run, pictures)
+    print(f"one answer, in the server: {percentiles(times)}")
+    browser = in_browser(url, pictures)
+    print(f"one answer, the browser's round trip: {percentiles(browser) if isinstance(browser, list) else browser}")
+    times, errors = clients(url, args.run, pictures, args.seconds)
+    print(f"4 clients for {args.seconds:.0f} s: {len(times)} answers, {len(errors)} errors, {percentiles(times)}"
+          + (f"; first error: {errors[0]}" if errors else ""))
+    server.shutdown()
+    app.models.close()
+
+
+if __name__ == "__main__":
+    main()
