@@ -35,7 +35,7 @@ def main() -> None:
     server = draw_server(app, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--window-size=1400,1000", "--hide-scrollbars",
+    for argument in ("--headless=new", "--no-sandbox", "--window-size=1400,1750", "--hide-scrollbars",
                      f"--lang={args.lang}"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)

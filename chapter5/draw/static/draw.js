@@ -208,11 +208,16 @@ function picture(values, h, w, channels, pick, scale) {  // a canvas of one map 
   c.className = "pixels"; c.style.width = `${w * scale}px`; c.style.height = `${h * scale}px`;
   return c;
 }
-function mapsOf(name, encoded, onePicture) {  // [h, w, c] -> c maps; [n] -> one grid of n units; filters: [n, h, w, c]
+function mapsOf(name, encoded, onePicture, classes) {  // [h, w, c] -> c maps; [n] -> one grid of n units; filters: [n, h, w, c]
   const values = bytes(encoded), shape = encoded.shape, box = document.createElement("div");
   box.className = "maps";
   const add = (c, caption) => { c.title = caption; c.addEventListener("click", () => zoom(c, caption)); box.append(c); };
-  if (shape.length === 1) {
+  if (name === "output" && classes) {  // one cell per class, its name under it
+    add(picture(values, 1, shape[0], 1, 0, 30), `${name}: ${t("logits")}`);
+    const labels = document.createElement("div"); labels.className = "labels";
+    labels.replaceChildren(...classes.map((c) => Object.assign(document.createElement("span"), { textContent: c })));
+    box.classList.add("strip"); box.append(labels);
+  } else if (shape.length === 1) {
     const side = Math.ceil(Math.sqrt(shape[0])), grid = new Uint8Array(side * side);
     grid.set(values);
     add(picture(grid, Math.ceil(shape[0] / side), side, 1, 0, Math.max(3, Math.floor(160 / side))),
@@ -266,7 +271,7 @@ function render(data, ms) {
     section.innerHTML = `<h3><code></code> <span></span></h3>`;
     section.querySelector("code").textContent = layer.name;
     section.querySelector("span").textContent = `[${layer.shape.join(" × ")}] · ${kind}`;
-    section.append(mapsOf(layer.name, layer, false));
+    section.append(mapsOf(layer.name, layer, false, data.classes));
     return section;
   }));
 }
