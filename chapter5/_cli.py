@@ -1,4 +1,5 @@
-"""Running a chapter 5 program: the command line, its help, its flagfiles, and one line per error.
+"""Running a chapter 5 program: the command line (its flagfiles read by ``chapter5.flagfiles``), its help, and
+one line per error.
 
 Every program has ``define_flags(fv)`` and ``main(argv, fv)``; :func:`run` wires them to absl,
 :func:`call` runs the same program in this process on fresh flags (``chapter5.compare``, the tests).
@@ -19,14 +20,14 @@ import tensorflow as tf
 from absl import app, flags
 from absl import logging as absl_logging
 
-from chapter5 import interrupts, rundir
+from chapter5 import flagfiles, interrupts, rundir
 from dlfund import checkpoints, errors
 from dlfund.errors import DlfundError
 
 EXIT_ERROR = 1  # (an interrupt: 128 + the signal, as shells report it)
 
 #: The flagfiles shipped in the package (``chapter5/flags/*.cfg``).
-FLAGFILE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flags")
+FLAGFILE_DIR = flagfiles.FLAGFILE_DIR
 
 DefineFlags = Callable[[flags.FlagValues], None]
 Main = Callable[[list, flags.FlagValues], int]
@@ -76,23 +77,6 @@ def _flag_advice(e: DlfundError, program: str, fv: flags.FlagValues) -> str | No
         return (f"Training diverged: try a lower --learning_rate (now {fv.learning_rate:g}); the last good "
                 f"checkpoint is kept: {kept or 'none was saved yet'}")
     return None
-
-
-def packaged_flagfiles(argv: list) -> list:
-    """``argv`` with each ``--flagfile=PATH`` that does not exist but names a shipped flagfile made absolute.
-
-    So ``--flagfile=chapter5/flags/quickstart.cfg`` (or ``quickstart.cfg``) works
-    from any directory and from an installed package.
-    """
-    out = []
-    for arg in argv:
-        if arg.startswith("--flagfile="):
-            path = arg[len("--flagfile="):]
-            shipped = os.path.join(FLAGFILE_DIR, os.path.basename(path))
-            if not os.path.exists(path) and path.endswith(".cfg") and os.path.exists(shipped):
-                arg = "--flagfile=" + shipped
-        out.append(arg)
-    return out
 
 
 def program_name(main: Main) -> str:
@@ -173,7 +157,11 @@ def run(define_flags: DefineFlags, main: Main, take_signals: bool = True) -> Non
         sys.stdout.write(short_help("chapter5." + program_name(main), doc, define_flags))
         sys.exit(0)
     define_flags(flags.FLAGS)
-    sys.argv = packaged_flagfiles(sys.argv)
+    try:
+        sys.argv = [sys.argv[0], *flagfiles.expand(sys.argv[1:])]  # absl opens no flagfile itself
+    except flagfiles.FlagfileError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_ERROR)
     app.run(lambda argv: guarded(main, argv, flags.FLAGS, take_signals))
 
 
@@ -188,7 +176,10 @@ def call(define_flags: DefineFlags, main: Main, argv: list) -> int:
     fv = flags.FlagValues()
     define_flags(fv)
     try:
-        rest = fv(packaged_flagfiles(argv))
+        rest = fv([argv[0], *flagfiles.expand(argv[1:])])
+    except flagfiles.FlagfileError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return EXIT_ERROR
     except flags.Error as e:
         # absl.app.run's words for the same failure.
         print(f"FATAL Flags parsing error: {e}\nPass --helpshort or --helpfull to see help on flags.",

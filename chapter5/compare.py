@@ -29,7 +29,7 @@ import time
 import tensorflow as tf
 from absl import flags
 
-from chapter5 import _cli, flag_defs, from_flags, rundir, train
+from chapter5 import _cli, flag_defs, flagfiles, from_flags, rundir, train
 from dlfund.errors import DlfundError
 
 #: suite -> (description, common flags, [(run name, flags)]). Learning rates are each
@@ -115,10 +115,11 @@ def train_flags(args: list) -> flags.FlagValues:
 
     Raises:
         flags.Error: a flag train does not know, or a bad value.
+        FlagfileError: a flagfile that cannot be read.
     """
     fv = flags.FlagValues()
     train.define_flags(fv)
-    fv(_cli.packaged_flagfiles(["chapter5.train", *args]))
+    fv(["chapter5.train", *flagfiles.expand(args)])
     return fv
 
 
@@ -127,7 +128,7 @@ def run_one(suite_dir: str, run: str, args: list) -> dict:
     start = time.perf_counter()
     try:
         fv = train_flags([*args, f"--logdir={suite_dir}", f"--run_name={run}", "--progress=off"])
-    except flags.Error as e:
+    except (flags.Error, flagfiles.FlagfileError) as e:
         return {"run": run, "error": str(e).splitlines()[0], "wall_seconds": time.perf_counter() - start}
     try:
         code = train.main(["chapter5.train"], fv, out=io.StringIO(), signals=False, started=time.time())

@@ -31,7 +31,7 @@ import tensorflow as tf
 from absl import flags
 
 import dlfund
-from chapter5 import flag_defs, from_flags, progress
+from chapter5 import flag_defs, flagfiles, from_flags, progress
 from dlfund import checkpoints
 from dlfund.errors import CheckpointError, RunDirError
 
@@ -190,13 +190,21 @@ def read_flags(path: str) -> flags.FlagValues:
     """A run's ``flags.cfg`` (or a shipped flagfile) parsed by absl into fresh training flags.
 
     Raises:
-        RunDirError: the file cannot be read or holds flags that are not valid.
+        RunDirError: the file cannot be read, is not text (:mod:`chapter5.flagfiles`), or holds flags that are
+            not valid.
+        FlagfileError: a flagfile it names cannot be read.
     """
-    _read_text(path, "give the run's flags (--model, --dataset, ...) on the command line")  # absl reads it anew
     fv = flags.FlagValues()
     flag_defs.define_training_flags(fv)
     try:
-        fv([FLAGS_FILE, f"--flagfile={path}"])
+        fv([FLAGS_FILE, *flagfiles.expand([f"--flagfile={path}"])])
+    except flagfiles.FlagfileError as e:
+        if e.path != path:
+            raise
+        # chapter5.train wrote it as UTF-8: it was damaged since, and is kept as it is.
+        raise RunDirError(f"{e.problem}; nothing was changed", "Restore it from a copy, or move it away and give "
+                          "the run's flags (--model, --dataset, ...) on the command line",
+                          os.path.dirname(path)) from None
     except flags.Error as e:
         raise RunDirError(f"{path}: not a readable flags file ({e})", path=os.path.dirname(path)) from None
     return fv
@@ -266,9 +274,9 @@ def write_run_files(directory: str, fv: flags.FlagValues, resumed_from: str | No
         "TensorBoard:      tensorboard " + shlex.quote(f"--logdir={os.path.dirname(directory) or '.'}"),
     ]
     try:
-        with open(saved, "w") as f:
+        with open(saved, "w", encoding="utf-8") as f:  # what chapter5.flagfiles reads, whatever the locale
             f.write(saved_flags_text(fv))
-        with open(os.path.join(directory, RUN_INFO_FILE), "w") as f:
+        with open(os.path.join(directory, RUN_INFO_FILE), "w", encoding="utf-8") as f:
             f.write("\n".join(info) + "\n")
     except OSError as e:
         raise RunDirError(f"{directory}: not writable ({e.strerror or e})", "Choose another --logdir",

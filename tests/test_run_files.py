@@ -37,7 +37,7 @@ def test_a_flags_cfg_that_is_not_text_is_named_and_nothing_changes(trained, tmp_
     for program, args in (("train", [*ARGS, "--max_steps=6"]), ("evaluate", ["--run_name=r"])):
         ran = run_program(program, *args, f"--logdir={tmp_path}")
         assert ran.returncode == 1 and ran.stderr.count("\n") == 1 and "Traceback" not in ran.stderr, ran.stderr
-        assert ran.stderr.startswith(f"error: {run_dir / 'flags.cfg'} is damaged: it is not text (byte 0x")
+        assert ran.stderr.startswith(f"error: {run_dir / 'flags.cfg'}: not UTF-8 text (byte 0x")
         assert "Restore it from a copy, or move it away and give the run's flags" in ran.stderr
         assert _digests(run_dir) == before
 
