@@ -6,8 +6,10 @@ r"""Evaluates a checkpoint on the full test set (Book §5.8, §5.12).
 Rebuilds the network from the run's saved flags (``flags.cfg``; flags given on
 the command line win), restores the latest checkpoint (or ``--checkpoint``),
 including batch-norm moving averages, and prints test accuracy and loss,
-per-class accuracy and the confusion matrix. TensorBoard gets, in ``eval/``
-beside the checkpoint: the scalars, the confusion matrix as an image,
+per-class accuracy and the confusion matrix. TensorBoard gets, in the run's
+``eval/`` (``--logdir/<run>/eval``; with ``--checkpoint``, the run named by
+``--run_name`` or by the checkpoint's folder, under ``--logdir``, so that a
+downloaded or read-only checkpoint folder is left as it was): the scalars, the confusion matrix as an image,
 misclassified test images labelled with predicted and true class, activation
 histograms of the last hidden layer, and the embedding projector (last hidden
 layer of ``--projector_examples`` test images, with a sprite of the images),
@@ -60,10 +62,20 @@ def main(argv: list, fv: flags.FlagValues) -> int:
     print(f"Test Cost: {test.cost:.6f}")
     print(f"Test examples: {test.num_examples}, misclassified: {int((predicted != truth).sum())}")
     print(analysis.format_confusion(cm, class_names, data.source.short_names), flush=True)
-    wrong = write_eval_summaries(run_dir, fv, data, g.spec.input_shape, test, step, cm)
-    print(f"TensorBoard: tensorboard --logdir {shlex.quote(run_dir)}  (eval/: confusion matrix, {wrong} misclassified "
+    log_dir = summaries_dir(fv, run_dir)
+    wrong = write_eval_summaries(log_dir, fv, data, g.spec.input_shape, test, step, cm)
+    print(f"TensorBoard: tensorboard --logdir {shlex.quote(log_dir)}  (eval/: confusion matrix, {wrong} misclassified "
           f"images; projector of {min(fv.projector_examples, len(truth))} test images)")
     return 0
+
+
+def summaries_dir(fv: flags.FlagValues, run_dir: str) -> str:
+    """Where the evaluation's TensorBoard files go: the run directory, or for ``--checkpoint`` the run under
+    ``--logdir`` named by ``--run_name`` or by the checkpoint's folder (never the checkpoint's folder itself,
+    unless that is that run)."""
+    if not fv.checkpoint:
+        return run_dir
+    return os.path.join(fv.logdir, fv.run_name or os.path.basename(os.path.dirname(os.path.abspath(fv.checkpoint))))
 
 
 def write_eval_summaries(run_dir: str, fv: flags.FlagValues, data, input_shape, test: training.Evaluation,

@@ -181,10 +181,11 @@ def test_a_book_checkpoint_is_not_resumed_as_this_codes_own(book_checkpoints, fr
 
 
 @pytest.mark.parametrize("row", list(ROWS))
-def test_evaluate_gives_the_writers_test_cost(book_checkpoints, cifar_dir, row):
+def test_evaluate_gives_the_writers_test_cost(book_checkpoints, cifar_dir, row, tmp_path):
     paths, _, _, expected = book_checkpoints
     ran = run_program("evaluate", f"--checkpoint={paths[row]}", f"--model={MODEL}", "--book_output_relu",
-                      "--dataset=cifar10", f"--data_dir={cifar_dir}", "--projector_examples=0")
+                      "--dataset=cifar10", f"--data_dir={cifar_dir}", "--projector_examples=0",
+                      f"--logdir={tmp_path}")
     assert ran.returncode == 0, ran.stderr
     assert f"Test Cost: {expected.cost:.6f}" in ran.stdout and f"Test Accuracy: {expected.accuracy:.6f}" in ran.stdout
     assert "global step 4321" in ran.stdout and ("TensorFlow 0.7" in ran.stdout) == (row == "tf0.7")

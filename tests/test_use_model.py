@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -86,15 +87,50 @@ def _book_mlp_checkpoint(directory):
     return path, float(acc)
 
 
+def _digests(directory) -> dict:
+    import hashlib
+
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_evaluating_a_read_only_checkpoint_folder_leaves_it_as_it_was(sample_run, tmp_path):
+    """A downloaded or read-only checkpoint: evaluated, its folder's files and digests unchanged; the TensorBoard
+    files go under --logdir, in a run named after the folder."""
+    import stat
+
+    run_dir, accuracy = sample_run
+    folder = tmp_path / "downloaded" / "quickstart"
+    shutil.copytree(run_dir, folder)
+    checkpoint = sorted(folder.glob("model-checkpoint-*.index"))[-1].with_suffix("")
+    before = _digests(folder)
+    for p in [folder, *folder.rglob("*")]:
+        p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    try:
+        proc = run_program("evaluate", f"--checkpoint={checkpoint}", f"--logdir={tmp_path / 'logs'}",
+                           "--projector_examples=50")
+    finally:
+        for p in [folder, *folder.rglob("*")]:
+            p.chmod(p.stat().st_mode | stat.S_IWUSR)
+    assert proc.returncode == 0, proc.stderr
+    assert float(re.search(r"Test Accuracy: (\S+)", proc.stdout).group(1)) == pytest.approx(accuracy, abs=1e-6)
+    assert _digests(folder) == before
+    assert (tmp_path / "logs" / "quickstart" / "eval" / "metadata.tsv").exists()
+    assert (tmp_path / "logs" / "quickstart" / "projector_config.pbtxt").exists()
+    assert f"tensorboard --logdir {tmp_path / 'logs' / 'quickstart'}" in proc.stdout
+
+
 def test_a_book_era_checkpoint_restores_and_gives_its_accuracy(tmp_path):
     path, book_accuracy = _book_mlp_checkpoint(str(tmp_path))
     assert path.endswith("model-checkpoint-300")
     proc = run_program("evaluate", f"--checkpoint={path}", "--model=mlp", "--dataset=mnist_sample",
-                       "--book_output_relu", "--projector_examples=0")
+                       "--book_output_relu", "--projector_examples=0", f"--logdir={tmp_path / 'logs'}")
     assert proc.returncode == 0, proc.stderr
     assert float(re.search(r"Test Accuracy: (\S+)", proc.stdout).group(1)) == pytest.approx(book_accuracy, abs=1e-6)
     assert "global step 300" in proc.stdout
-    assert (tmp_path / "eval").is_dir()  # without --logdir, eval/ goes beside the checkpoint
+    # eval/ goes under --logdir, in a run named after the checkpoint's folder, never beside the checkpoint.
+    assert (tmp_path / "logs" / os.path.basename(os.path.dirname(path)) / "eval").is_dir()
+    assert not os.path.exists(os.path.join(os.path.dirname(path), "eval"))
     wrong = run_program("evaluate", f"--checkpoint={path}", "--model=mnist_conv", "--dataset=mnist_sample")
     assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1
     assert "mnist_conv_model/conv_1/W" in wrong.stderr and "mlp_model/hidden_1/W" in wrong.stderr
