@@ -54,3 +54,21 @@ def test_a_cell_that_raises_stops_the_run_with_one_line_and_nothing_is_saved(tmp
         execute(str(tmp_path / "broken.ipynb"), str(tmp_path / "out.ipynb"), cell_timeout=60)
     assert str(e.value) == "broken.ipynb, cell 2 of 2 (In [2]): ZeroDivisionError: division by zero"
     assert not (tmp_path / "out.ipynb").exists()
+
+
+def test_rerun_catches_a_last_cell_that_closes_what_an_earlier_cell_uses(tmp_path):
+    """As 5.08 and 5.12 did: their last cell closed the session, so re-running a figure cell after Run All failed."""
+    nbformat = pytest.importorskip("nbformat")
+    from chapter5.notebooks.__main__ import NotebookFailed, execute
+
+    figure = "import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()"
+    cells = ["import io\nlog = io.StringIO()", "log.write('figure drawn')\n" + figure, "log.close()"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(tmp_path / "closes.ipynb"))
+    execute(str(tmp_path / "closes.ipynb"), str(tmp_path / "once.ipynb"), cell_timeout=60)  # top to bottom: fine
+    with pytest.raises(NotebookFailed) as e:
+        execute(str(tmp_path / "closes.ipynb"), str(tmp_path / "out.ipynb"), cell_timeout=60, rerun=True)
+    assert str(e.value) == ("closes.ipynb (each cell once more, last to first), cell 2 of 3 (In [8]): ValueError: "
+                            "I/O operation on closed file")
+    assert not (tmp_path / "out.ipynb").exists()

@@ -2,17 +2,26 @@ r"""Executes the chapter 5 notebooks, each in a fresh kernel, and saves them wit
 
     python -m chapter5.notebooks                        # all of them, in place: what the committed copies are
     python -m chapter5.notebooks 5.08_mnist_convnet      # one (or a few), by name
-    python -m chapter5.notebooks --output_dir=DIR       # into DIR, the committed copies left as they are (CI)
+    python -m chapter5.notebooks --output_dir=DIR       # into DIR, the committed copies left as they are
+    python -m chapter5.notebooks --output_dir=DIR --rerun   # and re-run as readers do (CI)
 
 Each notebook runs from top to bottom in a new Python kernel (``nbclient``, with
 ``ipykernel``: ``pip install -e ".[notebooks]"``), in this directory, so that its
 execution counts go 1, 2, 3, ... and every figure comes from that run. A cell
 that raises stops it: one line names the notebook, the cell and the error, the
 notebook is not saved, and the exit code is 1.
+
+``--rerun`` then does, in the same kernel, what a reader does after "Run All":
+runs every cell again from the top (Run All twice), then every code cell once
+more, from the last to the first (a figure cell after a later one, an
+evaluation cell again). A cell that fails then (a closed session, a variable
+a later cell changed) stops it the same way. The saved outputs are those of
+the first, clean run.
 """
 
 from __future__ import annotations
 
+import copy
 import glob
 import os
 import subprocess
@@ -30,6 +39,8 @@ def define_flags(fv: flags.FlagValues) -> None:
     d = dict(flag_values=fv)
     flags.DEFINE_string("output_dir", "", "Write the executed notebooks here ('' = in place, over the committed "
                         "copies).", **d)
+    flags.DEFINE_bool("rerun", False, "After the run that is saved, run every cell again in the same kernel (Run All "
+                      "twice), then every code cell once more from the last to the first, as readers do.", **d)
     flags.DEFINE_integer("cell_timeout", 600, "Seconds a cell may run before the notebook is stopped as hung.",
                          lower_bound=1, **d)
 
@@ -53,14 +64,15 @@ def notebooks(names: list) -> list:
     return chosen
 
 
-def execute(path: str, output: str, cell_timeout: int) -> tuple[int, int, float]:
-    """Runs the notebook ``path`` top to bottom in a fresh kernel and writes it to ``output``.
+def execute(path: str, output: str, cell_timeout: int, rerun: bool = False) -> tuple[int, int, float]:
+    """Runs the notebook ``path`` top to bottom in a fresh kernel and writes it to ``output``; with ``rerun``,
+    then runs its cells again in the same kernel (the module doc) before it is written.
 
     Returns:
         (code cells, figures, seconds).
 
     Raises:
-        NotebookFailed: a cell raised (naming it and the error), or no figure was drawn.
+        NotebookFailed: a cell raised (naming it, the pass and the error), or no figure was drawn.
     """
     import nbclient
     import nbformat
@@ -70,23 +82,36 @@ def execute(path: str, output: str, cell_timeout: int) -> tuple[int, int, float]
                                      resources={"metadata": {"path": NOTEBOOK_DIR}})
     start = time.perf_counter()
     name = os.path.basename(path)
-    try:
-        client.execute(stderr=subprocess.DEVNULL)  # the kernel's own start-up notices; cell output is kept
-    except nbclient.exceptions.CellExecutionError as e:
-        failed = next((i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error"
-                                                                  for o in c.get("outputs", []))), None)
-        where = (f"cell {failed + 1} of {len(nb.cells)} (In [{nb.cells[failed].execution_count}])"
-                 if failed is not None else "a cell")
-        raise NotebookFailed(f"{name}, {where}: {e.ename}: {e.evalue}") from None
-    except nbclient.exceptions.CellTimeoutError:
-        raise NotebookFailed(f"{name}: a cell ran longer than --cell_timeout={cell_timeout} s") from None
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    passes = [("", nb, code_cells)]
+    if rerun:  # on copies: the outputs saved are the first run's
+        passes += [(" (run again after Run All)", copy.deepcopy(nb), code_cells),
+                   (" (each cell once more, last to first)", copy.deepcopy(nb), code_cells[::-1])]
+    # The kernel's own start-up notices go nowhere; cell output is kept.
+    with client.setup_kernel(stderr=subprocess.DEVNULL):
+        for when, cells, order in passes:
+            for index in order:
+                _run_cell(client, cells, index, f"{name}{when}", cell_timeout)
     seconds = time.perf_counter() - start
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    figures = sum("image/png" in o.get("data", {}) for c in code for o in c.outputs)
+    figures = sum("image/png" in o.get("data", {}) for i in code_cells for o in nb.cells[i].outputs)
     if not figures:
         raise NotebookFailed(f"{name}: executed, but it shows no figure")
     nbformat.write(nb, output)
-    return len(code), figures, seconds
+    return len(code_cells), figures, seconds
+
+
+def _run_cell(client, nb, index: int, where: str, cell_timeout: int) -> None:
+    """Runs cell ``index`` of ``nb`` in ``client``'s kernel; a failure is one NotebookFailed naming the cell."""
+    import nbclient
+
+    cell = nb.cells[index]
+    try:
+        client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+    except nbclient.exceptions.CellExecutionError as e:
+        raise NotebookFailed(f"{where}, cell {index + 1} of {len(nb.cells)} (In [{cell.execution_count}]): "
+                             f"{e.ename}: {e.evalue}") from None
+    except nbclient.exceptions.CellTimeoutError:
+        raise NotebookFailed(f"{where}, cell {index + 1} ran longer than --cell_timeout={cell_timeout} s") from None
 
 
 def main(argv: list, fv: flags.FlagValues) -> int:
@@ -96,7 +121,7 @@ def main(argv: list, fv: flags.FlagValues) -> int:
     total = 0.0
     for path in paths:
         output = os.path.join(fv.output_dir, os.path.basename(path)) if fv.output_dir else path
-        cells, figures, seconds = execute(path, output, fv.cell_timeout)
+        cells, figures, seconds = execute(path, output, fv.cell_timeout, fv.rerun)
         total += seconds
         print(f"{os.path.basename(path)}: {cells} code cells, {figures} figures, {seconds:.1f} s", flush=True)
     where = "in " + fv.output_dir if fv.output_dir else "in place"
