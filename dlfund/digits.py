@@ -360,9 +360,9 @@ def ink_map(rgb: np.ndarray, steps: Sequence[str] = STEPS) -> tuple[np.ndarray, 
         return contrast[:, :, 0].astype(np.float32), light.astype(np.float32)
     # Each channel weighted by its signal-to-noise ratio squared (the best linear combination for
     # independent noise): grey ink averages the three, red ink on pink paper leans on green and blue.
-    sample = _sample(contrast).reshape(-1, contrast.shape[2])
-    level, top = np.percentile(sample, [50, 99.5], axis=0)
-    noise = 1.4826 * np.median(np.abs(sample - level), axis=0) + 1e-3
+    sample = np.ascontiguousarray(_sample(contrast).reshape(-1, contrast.shape[2]).T)  # a row per channel
+    level, top = np.percentile(sample, [50, 99.5], axis=1)
+    noise = 1.4826 * np.median(np.abs(sample - level[:, None]), axis=1) + 1e-3
     signal = np.maximum(top - level, 1e-3)
     weights = (signal / noise) ** 2
     return (contrast @ (weights / weights.sum())).astype(np.float32), light.astype(np.float32)
@@ -391,7 +391,7 @@ def _paper(channels: np.ndarray) -> np.ndarray:
 
 def _sample(x: np.ndarray, pixels: int = 20_000) -> np.ndarray:
     """A regular subsample of [h, w, ...] of about ``pixels`` pixels, for medians and percentiles."""
-    step = max(1, int((x.shape[0] * x.shape[1] / pixels) ** 0.5))
+    step = max(1, round((x.shape[0] * x.shape[1] / pixels) ** 0.5))
     return x[::step, ::step]
 
 

@@ -5,9 +5,9 @@ r"""Times the picture path (``dlfund.digits``) against its version at another co
 The two versions of ``dlfund/digits.py`` (the working tree's and ``git show
 REV:dlfund/digits.py``) are imported side by side and called in alternation on:
 
-* a 280x280 drawing, dark strokes on white (a canvas exported as PNG, decoded):
-  ``mnist_like`` only, the photo path (every step);
+* a 280x280 drawing, dark strokes on white (a canvas exported as PNG, decoded): ``mnist_like`` only;
 * the same drawing white on black (a dark canvas: MNIST's own form): ``mnist_like``;
+* a photographed digit (uneven light, noise) at 280x280: ``mnist_like``, every step of the photo path;
 * a 12-megapixel JPEG (4000x3000) of a photographed digit: ``load_image`` + ``mnist_like``.
 
 It prints the median milliseconds of each and the median of the per-round ratios
@@ -61,7 +61,9 @@ def inputs(directory: str) -> dict:
     big = Image.fromarray((photo * 255).astype(np.uint8)).resize((4000, 3000), Image.BICUBIC)
     path = os.path.join(directory, "photo_12mp.jpg")
     big.save(path, quality=90)
+    small = np.asarray(Image.fromarray((photo * 255).astype(np.uint8)).resize((280, 280), Image.BICUBIC))
     return {"drawing 280x280, dark on white": dark_on_white, "drawing 280x280, white on black": white_on_black,
+            "photo 280x280 (the photo path: every step)": small,
             "12-megapixel JPEG (load_image + mnist_like)": path}
 
 
