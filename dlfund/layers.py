@@ -134,7 +134,7 @@ def conv2d(input: tf.Tensor, weight_shape: Sequence[int], bias_shape: Sequence[i
         from dlfund.summaries import filter_summary  # summaries imports nothing from here
         filter_summary(W, weight_shape)
     bias_init = v1.constant_initializer(value=0)
-    # With batch norm, b does nothing (the norm subtracts the channel's mean; it gets no gradient, errata E19):
+    # With batch norm, b does nothing (the norm subtracts the channel's mean; its gradient is rounding noise, E19):
     # kept as in convnet_cifar_bn.py, so that the book's checkpoints, which hold it, restore name for name.
     b = v1.get_variable("b", bias_shape, initializer=bias_init)
     logits = tf.nn.bias_add(tf.nn.conv2d(input, W, strides=[1, 1, 1, 1], padding=padding), b)
