@@ -7,8 +7,9 @@ the page's canvas sends them (280x280 PNG, white on black):
 
 * in the server: the time of ``POST /api/read`` inside the WSGI app (the picture decoded and prepared, every
   layer computed, the answer encoded), 500 answers after warm-up;
-* in the browser: the page's own round trip (``fetch`` to the answer drawn) as headless Chromium measures it,
-  50 pictures chosen one after another (needs chromium, chromium-driver and selenium);
+* in the browser: the page's own round trip (``fetch`` sent to the answer parsed) as headless Chromium
+  measures it, for 50 digits drawn with real pointer strokes, and the time the page then takes to draw the
+  answer (needs chromium, chromium-driver and selenium);
 * four clients drawing at once over HTTP for ``--seconds``: answers, errors, p50 and p95;
 * first, resident memory of the server's process after 100 answers and after ``--answers``.
 
@@ -22,7 +23,6 @@ import io
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 import urllib.request
@@ -71,10 +71,13 @@ def in_server(app: App, run: str, pictures: list, n: int = 500) -> list:
     return times
 
 
-def in_browser(url: str, pictures: list, n: int = 50) -> list | str:
+def in_browser(url: str, n: int = 50) -> tuple | str:
+    """The page's own round trip for drawn digits: real pointer strokes on its canvas (each stroke's end sends
+    the canvas), as headless Chromium measures it; and the time the page took to draw each answer."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
+        from selenium.webdriver.common.action_chains import ActionChains
         from selenium.webdriver.support.ui import WebDriverWait
     except ImportError:
         return "selenium is not installed"
@@ -82,26 +85,27 @@ def in_browser(url: str, pictures: list, n: int = 50) -> list | str:
     for argument in ("--headless=new", "--no-sandbox", "--window-size=1400,1000"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    times = []
-    with tempfile.TemporaryDirectory() as d:
-        try:
-            driver.get(url)
-            WebDriverWait(driver, 60).until(lambda d: d.find_element("id", "checkpoint-label").text.startswith("step"))
-            count = 0
-            for i in range(n + 5):
-                path = os.path.join(d, f"{i}.png")
-                with open(path, "wb") as f:
-                    f.write(pictures[i % len(pictures)])
-                driver.find_element("id", "file").send_keys(path)
-                WebDriverWait(driver, 60, poll_frequency=0.01).until(
-                    lambda d, seen=count: int(d.find_element("id", "answer").get_attribute("data-count")) > seen)
-                answer = driver.find_element("id", "answer")
-                count = int(answer.get_attribute("data-count"))
-                if i >= 5:
-                    times.append(float(answer.get_attribute("data-ms")))
-        finally:
-            driver.quit()
-    return times
+    times, renders = [], []
+    try:
+        driver.get(url)
+        WebDriverWait(driver, 60).until(lambda d: d.find_element("id", "checkpoint-label").text.startswith("step"))
+        canvas, count = driver.find_element("id", "canvas"), 0
+        for i in range(n + 5):
+            driver.find_element("id", "clear").click()
+            x = -40 + 8 * (i % 10)
+            ActionChains(driver, duration=0).move_to_element_with_offset(canvas, x, -90).click_and_hold() \
+                .move_by_offset(0, 90).move_by_offset(0, 90).release().perform()  # a 1, one stroke
+            WebDriverWait(driver, 60, poll_frequency=0.05).until(
+                lambda d, seen=count: int(d.find_element("id", "answer").get_attribute("data-count")) > seen
+                and d.find_element("id", "answer").get_attribute("data-busy") == "0")
+            answer = driver.find_element("id", "answer")
+            count = int(answer.get_attribute("data-count"))
+            if i >= 5:
+                times.append(float(answer.get_attribute("data-ms")))
+                renders.append(float(answer.get_attribute("data-render-ms")))
+    finally:
+        driver.quit()
+    return times, renders
 
 
 def clients(url: str, run: str, pictures: list, seconds: float, n: int = 4) -> tuple:
@@ -154,8 +158,12 @@ def main() -> None:
           f"({resident_mb() - after_100:+.1f} MB)")
     times = in_server(app, args.run, pictures)
     print(f"one answer, in the server: {percentiles(times)}")
-    browser = in_browser(url, pictures)
-    print(f"one answer, the browser's round trip: {percentiles(browser) if isinstance(browser, list) else browser}")
+    browser = in_browser(url)
+    if isinstance(browser, str):
+        print(f"one answer, the browser's round trip: {browser}")
+    else:
+        print(f"one answer to a drawn digit, the browser's round trip: {percentiles(browser[0])}; "
+              f"drawing the answer on the page: {percentiles(browser[1])}")
     times, errors = clients(url, args.run, pictures, args.seconds)
     print(f"4 clients for {args.seconds:.0f} s: {len(times)} answers, {len(errors)} errors, {percentiles(times)}"
           + (f"; first error: {errors[0]}" if errors else ""))

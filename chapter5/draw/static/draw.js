@@ -180,7 +180,9 @@ async function read() {
     const ms = Math.round(performance.now() - started);
     if (!response.ok) throw Object.assign(new Error(data.error || response.statusText), { status: response.status });
     state.goodStep = data.checkpoint; show("error", "");
+    const drawn = performance.now();
     render(data, ms);
+    $("answer").dataset.renderMs = Math.round(performance.now() - drawn);  // what drawing the answer took
   } catch (e) {
     const keep = e.status === 409 && state.goodStep !== null && state.goodStep !== step;
     show("error", e.message + (keep ? " " + t("kept", state.goodStep) : ""));
@@ -191,45 +193,61 @@ async function read() {
   }
 }
 function clearAnswer() {
-  state.lastAnswer = null; $("answer").textContent = "–"; $("bars").replaceChildren(); $("layers").replaceChildren();
+  state.lastAnswer = null; state.layersKey = ""; $("answer").textContent = "–"; $("bars").replaceChildren(); $("layers").replaceChildren();
   $("roundtrip").textContent = ""; const c = $("input28").getContext("2d"); c.clearRect(0, 0, 28, 28);
 }
 
 // --- drawing the answer ------------------------------------------------------------------------------------------
 function bytes(encoded) { return Uint8Array.from(atob(encoded.data), (c) => c.charCodeAt(0)); }
-function picture(values, h, w, channels, pick, scale) {  // a canvas of one map (channel `pick`, or RGB)
-  const c = document.createElement("canvas"); c.width = w; c.height = h;
-  const image = c.getContext("2d").createImageData(w, h);
+function picture(values, h, w, channels, pick, scale, reuse) {  // one map (channel `pick`, or RGB) on a canvas
+  const c = reuse || document.createElement("canvas");
+  if (!reuse) {
+    c.width = w; c.height = h; c.className = "pixels"; c.style.width = `${w * scale}px`; c.style.height = `${h * scale}px`;
+  }
+  const context = c.getContext("2d"), image = context.createImageData(w, h);
   for (let i = 0; i < h * w; i++) {
     for (let k = 0; k < 3; k++) image.data[4 * i + k] = values[i * channels + (channels === 3 ? k : pick)];
     image.data[4 * i + 3] = 255;
   }
-  c.getContext("2d").putImageData(image, 0, 0);
-  c.className = "pixels"; c.style.width = `${w * scale}px`; c.style.height = `${h * scale}px`;
+  context.putImageData(image, 0, 0);
   return c;
 }
-function mapsOf(name, encoded, onePicture, classes) {  // [h, w, c] -> c maps; [n] -> one grid of n units; filters: [n, h, w, c]
-  const values = bytes(encoded), shape = encoded.shape, box = document.createElement("div");
+// [h, w, c] -> c maps; [n] -> one grid of n units; filters: [n, h, w, c]. Given the box it drew before (the same
+// layer, the same shape), it paints its canvases again instead of making new ones: an answer comes a few times
+// a second while a reader draws.
+function mapsOf(name, encoded, onePicture, classes, old) {
+  const values = bytes(encoded), shape = encoded.shape, box = old || document.createElement("div");
+  const existing = old ? [...old.querySelectorAll("canvas")] : null;
+  let next = 0;
+  const reuse = () => (existing ? existing[next++] : undefined);
   box.className = "maps";
-  const add = (c, caption) => { c.title = caption; c.addEventListener("click", () => zoom(c, caption)); box.append(c); };
+  const add = (c, caption) => {
+    if (existing) return;
+    c.title = caption; c.addEventListener("click", () => zoom(c, caption)); box.append(c);
+  };
   if (name === "output" && classes) {  // one cell per class, its name under it
-    add(picture(values, 1, shape[0], 1, 0, 30), `${name}: ${t("logits")}`);
-    const labels = document.createElement("div"); labels.className = "labels";
-    labels.replaceChildren(...classes.map((c) => Object.assign(document.createElement("span"), { textContent: c })));
-    box.classList.add("strip"); box.append(labels);
+    add(picture(values, 1, shape[0], 1, 0, 30, reuse()), `${name}: ${t("logits")}`);
+    if (!existing) {
+      const labels = document.createElement("div"); labels.className = "labels";
+      labels.replaceChildren(...classes.map((c) => Object.assign(document.createElement("span"), { textContent: c })));
+      box.append(labels);
+    }
+    box.classList.add("strip");
   } else if (shape.length === 1) {
     const side = Math.ceil(Math.sqrt(shape[0])), grid = new Uint8Array(side * side);
     grid.set(values);
-    add(picture(grid, Math.ceil(shape[0] / side), side, 1, 0, Math.max(3, Math.floor(160 / side))),
+    add(picture(grid, Math.ceil(shape[0] / side), side, 1, 0, Math.max(3, Math.floor(160 / side)), reuse()),
       `${name}: ${shape[0]} ${t("units")}`);
   } else if (onePicture) {
     const [n, h, w, c] = shape, size = h * w * c, scale = Math.max(2, Math.floor(36 / h));
-    for (let i = 0; i < n; i++) add(picture(values.subarray(i * size, (i + 1) * size), h, w, c, 0, scale), `${name} ${i + 1}`);
+    for (let i = 0; i < n; i++) {
+      add(picture(values.subarray(i * size, (i + 1) * size), h, w, c, 0, scale, reuse()), `${name} ${i + 1}`);
+    }
   } else {
     const [h, w, c] = shape, scale = Math.max(1, Math.round(44 / h)), one = new Uint8Array(h * w);
     for (let k = 0; k < c; k++) {
       for (let i = 0; i < h * w; i++) one[i] = values[i * c + k];
-      add(picture(one, h, w, 1, 0, scale), `${name} · ${t("map")} ${k + 1}`);
+      add(picture(one, h, w, 1, 0, scale, reuse()), `${name} · ${t("map")} ${k + 1}`);
     }
   }
   return box;
@@ -264,6 +282,13 @@ function render(data, ms) {
   const [h, w] = input.shape, c = input.shape[2] || 1;
   shown.width = w; shown.height = h;
   shown.getContext("2d").drawImage(picture(values, h, w, c, 0, 1), 0, 0);
+  const key = data.layers.map((layer) => `${layer.name}[${layer.shape}]`).join(" ") + ` ${state.lang}`;
+  if (key === state.layersKey) {  // the same layers as the answer shown: repaint them
+    const boxes = $("layers").querySelectorAll(".maps");
+    data.layers.forEach((layer, i) => mapsOf(layer.name, layer, false, data.classes, boxes[i]));
+    return;
+  }
+  state.layersKey = key;
   $("layers").replaceChildren(...data.layers.map((layer) => {
     const section = document.createElement("div"); section.className = "layer";
     const kind = layer.name === "output" ? t("logits") : layer.shape.length === 3 ? `${layer.shape[2]} ${t("maps")}` :
