@@ -1,7 +1,8 @@
 """The committed notebooks hold the outputs of one clean run each, top to bottom; the runner stops at a broken cell.
 
-Executing the notebooks themselves is CI's own step (``python -m chapter5.notebooks --output_dir=...`` in
-.ci/run), not part of this suite: together they take about two minutes.
+Executing the notebooks themselves is CI's own step (``python -m chapter5.notebooks --output_dir=... --rerun``
+in .ci/run: each run top to bottom, again, and cell by cell once more), not part of this suite. Every number a
+notebook's text quotes must come from its own code or outputs, or from the book (BOOK_FACTS).
 """
 
 import glob
@@ -72,3 +73,65 @@ def test_rerun_catches_a_last_cell_that_closes_what_an_earlier_cell_uses(tmp_pat
     assert str(e.value) == ("closes.ipynb (each cell once more, last to first), cell 2 of 3 (In [8]): ValueError: "
                             "I/O operation on closed file")
     assert not (tmp_path / "out.ipynb").exists()
+
+
+#: Numbers a notebook's text may quote without computing them: facts of the book and its data, each with where
+#: it comes from (first_edition_archive/archive/ of darksigma/Fundamentals-of-Deep-Learning-Book at 4cf31ac).
+BOOK_FACTS = {
+    60000: "MNIST's training file: 60,000 images (input_data.py reads them all)",
+    55000: "the book's reader trains on 55,000 of them (input_data.py 164: VALIDATION_SIZE = 5000)",
+    5000: "the book's validation set; also the bundled sample's size (dlfund/data/mnist_sample/README.md)",
+    10000: "MNIST's test file: 10,000 images",
+    1e-4: "convnet_mnist.py 12: learning_rate = 0.0001 (Adam)",
+    170: "the archive at cifar10_input.py 38's DATA_URL is 170 MB (170,052,171 bytes; dlfund/data/cifar10.py)",
+    50000: "CIFAR-10's five training files, 10,000 records each",
+    45000: "CIFAR-10's training records left after 5,000 held out (errata E12)",
+    2: "He's initial weights N(0, sqrt(2/fan_in)): convnet_mnist.py conv2d and layer",
+    25: "a 5x5x1 filter's fan-in, in N(0, sqrt(2/25))",
+    0.9: "convnet_cifar_bn.py 37, 59: ExponentialMovingAverage(decay=0.9)",
+    63: "cifar10_input.py 164: random_brightness(max_delta=63)",
+    784: "MNIST's 28x28 pixels as one row (input_data.py)",
+    28: "MNIST's side, the square root of 784",
+    3500: "the bundled sample's training digits (dlfund/data/mnist_sample/README.md)",
+    24: "cifar10_input.py line 31: IMAGE_SIZE = 24, the crops of the 32x32 images",
+    64: "convnet_cifar.py 60, 64: conv_1 [5, 5, 3, 64], conv_2 [5, 5, 64, 64]",
+    384: "convnet_cifar.py 74: fc_1 has 384 units",
+    192: "convnet_cifar.py 81: fc_2 has 192 units",
+    4: "the book's chapter 4 (the optimizers)",
+}
+
+NUMBER = re.compile(r"(?<![\w.§/-])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?(?:e-?\d+)?)(?![\w]|\.\d)")
+
+
+def numbers(text: str) -> set:
+    """The numbers in ``text`` as values (1,024 and 1024 alike, 1e-3 and 0.001 alike); digits inside names,
+    section numbers (§5.8) and dimensions (28x28) are not numbers here."""
+    return {float(n.replace(",", "")) for n in NUMBER.findall(text)}
+
+
+def quoted_numbers_unbacked(nb: dict) -> list:
+    """Numbers in the notebook's markdown that neither its code nor its outputs nor BOOK_FACTS hold."""
+    backed = set(BOOK_FACTS)
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            backed |= numbers("".join(cell["source"]))
+            for output in cell.get("outputs", []):
+                text = "".join(output.get("text", "")) + "".join(output.get("data", {}).get("text/plain", ""))
+                backed |= numbers(text)
+    quoted = set().union(*(numbers("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "markdown"))
+    return sorted(quoted - backed)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_every_number_a_notebook_quotes_is_in_its_code_its_outputs_or_the_books_facts(path):
+    with open(path, encoding="utf-8") as f:
+        assert quoted_numbers_unbacked(json.load(f)) == []
+
+
+def test_the_quoted_number_check_fails_on_a_number_the_outputs_do_not_show():
+    nb = {"cells": [{"cell_type": "markdown", "source": ["Test accuracy 0.963 after 2 epochs (§5.8, 28x28)."]},
+                    {"cell_type": "code", "source": ["epochs = 2"], "outputs": [
+                        {"output_type": "stream", "name": "stdout", "text": ["Test Accuracy: 0.958000\n"]}]}]}
+    assert quoted_numbers_unbacked(nb) == [0.963]
+    nb["cells"][1]["outputs"][0]["text"] = ["Test Accuracy: 0.963\n"]
+    assert quoted_numbers_unbacked(nb) == []
