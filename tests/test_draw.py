@@ -3,6 +3,7 @@ bad input, and the page itself in a real browser (headless Chromium over WebDriv
 
 import io
 import json
+import os
 import shutil
 
 import numpy as np
@@ -33,12 +34,39 @@ def test_digits():
     return mnist.read_data_sets("", dataset="mnist_sample", one_hot=False).test
 
 
+def linked_copy(run_dir, destination):
+    """A copy of a run directory whose files are hard links (no 76 MB copied): remove a file, or write it with
+    :func:`replace_bytes`, never write into it, or the original changes too."""
+    shutil.copytree(run_dir, destination, copy_function=os.link)
+    return destination
+
+
+def replace_bytes(path, data: bytes) -> None:
+    """Writes ``path`` as a new file (so a hard-linked original is left as it was)."""
+    path.unlink()
+    path.write_bytes(data)
+
+
+@pytest.fixture(scope="module")
+def shared_logdir(sample_run, tmp_path_factory):
+    """The briefly trained run (two checkpoints) under a --logdir of its own, and the same run outside it; for
+    the tests that change no file."""
+    root = tmp_path_factory.mktemp("draw")
+    linked_copy(sample_run[0], root / "outside" / "quickstart")  # a real run, but not in --logdir
+    return linked_copy(sample_run[0], root / "logs" / "quickstart").parent
+
+
+@pytest.fixture(scope="module")
+def shared_client(shared_logdir):
+    app = draw_app.App(str(shared_logdir))
+    yield Client(app)
+    app.models.close()
+
+
 @pytest.fixture
 def logdir(sample_run, tmp_path):
-    """A copy of the briefly trained run (two checkpoints), to damage at will."""
-    run_dir, _ = sample_run
-    shutil.copytree(run_dir, tmp_path / "logs" / "quickstart")
-    return tmp_path / "logs"
+    """A run directory of this test's own, to damage."""
+    return linked_copy(sample_run[0], tmp_path / "logs" / "quickstart").parent
 
 
 @pytest.fixture
@@ -59,34 +87,34 @@ def read(client, body: bytes, **query):
 
 # --- what it serves -------------------------------------------------------------------------------------------
 
-def test_the_page_and_its_files_are_served_and_load_nothing_from_elsewhere(client):
-    page = client.get("/")
+def test_the_page_and_its_files_are_served_and_load_nothing_from_elsewhere(shared_client):
+    page = shared_client.get("/")
     assert page.status_code == 200 and b'<canvas id="canvas"' in page.data
     for name in ("draw.js", "draw.css"):
-        response = client.get(f"/static/{name}")
+        response = shared_client.get(f"/static/{name}")
         assert response.status_code == 200 and response.data
         assert b"http://" not in response.data and b"https://" not in response.data, name
     assert b"http" not in page.data.replace(b'name="viewport"', b"")  # no CDN, no web font
-    assert client.get("/static/../app.py").status_code == 404
+    assert shared_client.get("/static/../app.py").status_code == 404
 
 
-def test_runs_lists_each_run_with_its_model_classes_and_checkpoints(client, logdir):
-    runs = client.get("/api/runs").get_json()["runs"]
+def test_runs_lists_each_run_with_its_model_classes_and_checkpoints(shared_client, shared_logdir):
+    runs = shared_client.get("/api/runs").get_json()["runs"]
     assert [r["name"] for r in runs] == ["quickstart"]
     assert runs[0]["model"] == "mnist_conv" and runs[0]["classes"] == [str(i) for i in range(10)]
-    assert runs[0]["checkpoints"] == steps(logdir) and len(steps(logdir)) == 2 and runs[0]["drawing"]
+    assert runs[0]["checkpoints"] == steps(shared_logdir) and len(steps(shared_logdir)) == 2 and runs[0]["drawing"]
 
 
-def test_a_drawing_is_read_as_chapter5_predict_reads_the_same_file(client, logdir, test_digits, tmp_path):
+def test_a_drawing_is_read_as_chapter5_predict_reads_the_same_file(shared_client, shared_logdir, test_digits, tmp_path):
     files = []
     for i in range(5):
         files.append(tmp_path / f"drawn_{i}.png")
         files[-1].write_bytes(canvas_png(test_digits.images[i]))
-    proc = run_program("predict", *run_args(logdir / "quickstart"), f"--save_preprocessed={tmp_path / 'pre'}",
+    proc = run_program("predict", *run_args(shared_logdir / "quickstart"), f"--save_preprocessed={tmp_path / 'pre'}",
                        *map(str, files))
     assert proc.returncode == 0, proc.stderr
     for path in files:
-        answer = read(client, path.read_bytes()).get_json()
+        answer = read(shared_client, path.read_bytes()).get_json()
         line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(f"{path}: predicted"))
         assert line == f"{path}: predicted {answer['answer']} (probability {max(answer['probabilities']):.3f})"
         seen = np.asarray(Image.open(tmp_path / "pre" / f"{path.stem}_28x28.png"), np.float32) / 255
@@ -94,49 +122,49 @@ def test_a_drawing_is_read_as_chapter5_predict_reads_the_same_file(client, logdi
         assert np.abs(sent / 255 - seen).max() <= 1 / 255 + 1e-6  # the same 28x28 input, as 8-bit pictures
 
 
-def test_every_layer_is_named_by_the_books_scopes_in_order(client, test_digits):
-    answer = read(client, canvas_png(test_digits.images[0])).get_json()
+def test_every_layer_is_named_by_the_books_scopes_in_order(shared_client, test_digits):
+    answer = read(shared_client, canvas_png(test_digits.images[0])).get_json()
     assert [(layer["name"], layer["shape"]) for layer in answer["layers"]] == [
         ("conv_1", [28, 28, 32]), ("conv_1/pool", [14, 14, 32]), ("conv_2", [14, 14, 64]),
         ("conv_2/pool", [7, 7, 64]), ("fc", [1024]), ("output", [10])]
     assert len(answer["probabilities"]) == 10 and abs(sum(answer["probabilities"]) - 1) < 1e-4
-    filters = client.get("/api/weights?run=quickstart").get_json()
+    filters = shared_client.get("/api/weights?run=quickstart").get_json()
     assert filters["layer"] == "conv_1" and filters["filters"]["shape"] == [32, 5, 5, 1]
 
 
-def test_each_checkpoint_gives_its_own_answer_and_none_means_the_newest(client, logdir, test_digits):
+def test_each_checkpoint_gives_its_own_answer_and_none_means_the_newest(shared_client, shared_logdir, test_digits):
     from chapter5 import from_flags, rundir
 
     body = canvas_png(test_digits.images[3])
-    fv = rundir.read_flags(str(logdir / "quickstart" / "flags.cfg"))
+    fv = rundir.read_flags(str(shared_logdir / "quickstart" / "flags.cfg"))
     answers = {}
-    for step in steps(logdir):
-        answers[step] = read(client, body, checkpoint=step).get_json()
+    for step in steps(shared_logdir):
+        answers[step] = read(shared_client, body, checkpoint=step).get_json()
         assert answers[step]["checkpoint"] == step
-        g, sess, _ = from_flags.build_and_restore(fv, str(logdir / "quickstart" / f"model-checkpoint-{step}"))
+        g, sess, _ = from_flags.build_and_restore(fv, str(shared_logdir / "quickstart" / f"model-checkpoint-{step}"))
         with sess:
             x = np.frombuffer(__import__("base64").b64decode(answers[step]["input"]["data"]), np.uint8)
             expected = sess.run(g.probabilities, {g.x: (x / 255.0)[None].astype(np.float32)})[0]
         np.testing.assert_allclose(answers[step]["probabilities"], expected, atol=2e-3)  # input sent as 8 bits
-    first, last = steps(logdir)
+    first, last = steps(shared_logdir)
     assert answers[first]["probabilities"] != answers[last]["probabilities"]
-    assert read(client, body).get_json()["checkpoint"] == last
+    assert read(shared_client, body).get_json()["checkpoint"] == last
 
 
 # --- bad input: each answered with one line, the server going on -------------------------------------------
 
-def test_a_request_addressed_to_another_host_is_refused(client, test_digits):
-    response = client.post("/api/read?run=quickstart", data=canvas_png(test_digits.images[0]),
+def test_a_request_addressed_to_another_host_is_refused(shared_client, test_digits):
+    response = shared_client.post("/api/read?run=quickstart", data=canvas_png(test_digits.images[0]),
                            headers={"Host": "attacker.example:6007"})
     assert response.status_code == 403 and "attacker.example" in response.get_json()["error"]
-    assert client.get("/api/runs", headers={"Host": "localhost:6007"}).status_code == 200
-    assert client.get("/api/runs", headers={"Host": "[::1]:6007"}).status_code == 200
-    opened = Client(draw_app.App(client.application.models.logdir, allowed_hosts=None))  # --host opened it
+    assert shared_client.get("/api/runs", headers={"Host": "localhost:6007"}).status_code == 200
+    assert shared_client.get("/api/runs", headers={"Host": "[::1]:6007"}).status_code == 200
+    opened = Client(draw_app.App(shared_client.application.models.logdir, allowed_hosts=None))  # --host opened it
     assert opened.get("/api/runs", headers={"Host": "my-laptop.lan:6007"}).status_code == 200
 
 
-def test_a_body_over_the_limit_is_refused_before_it_is_read(logdir, test_digits):
-    small = Client(draw_app.App(str(logdir), max_body_bytes=1000))
+def test_a_body_over_the_limit_is_refused_before_it_is_read(shared_logdir, test_digits):
+    small = Client(draw_app.App(str(shared_logdir), max_body_bytes=1000))
     response = small.post("/api/read?run=quickstart", data=canvas_png(test_digits.images[0]))
     assert response.status_code == 413 and "larger than" in response.get_json()["error"]
 
@@ -147,11 +175,11 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(logdir, test_digits)
     (png(np.zeros((280, 280, 3), np.uint8)), "the picture sent: no digit found: the image is blank"),
     (b"", "the picture sent: empty file"),
 ], ids=["not_a_picture", "damaged", "blank", "empty"])
-def test_a_bad_picture_gets_predicts_own_message(client, body, message, tmp_path, logdir):
-    response = read(client, body)
+def test_a_bad_picture_gets_predicts_own_message(shared_client, body, message, tmp_path, shared_logdir):
+    response = read(shared_client, body)
     assert response.status_code == 400 and response.get_json()["error"].startswith(message)
     (tmp_path / "picture.png").write_bytes(body)
-    proc = run_program("predict", *run_args(logdir / "quickstart"), str(tmp_path / "picture.png"))
+    proc = run_program("predict", *run_args(shared_logdir / "quickstart"), str(tmp_path / "picture.png"))
     assert f"error: {tmp_path / 'picture.png'}{message[len('the picture sent'):]}" in proc.stderr
 
 
@@ -165,12 +193,11 @@ def test_a_bad_picture_gets_predicts_own_message(client, body, message, tmp_path
     (("post", "/api/read"), 404),
 ], ids=["checkpoint_not_a_number", "wrong_method", "unknown_address", "unknown_run", "unknown_checkpoint",
         "outside_logdir", "no_run"])
-def test_malformed_and_unknown_requests_get_one_json_line(client, logdir, test_digits, request_args, status):
-    shutil.copytree(logdir / "quickstart", logdir.parent / "outside" / "quickstart")  # a real run, but not in --logdir
+def test_malformed_and_unknown_requests_get_one_json_line(shared_client, test_digits, request_args, status):
     method, url = request_args
-    response = getattr(client, method)(url, data=canvas_png(test_digits.images[0]))
+    response = getattr(shared_client, method)(url, data=canvas_png(test_digits.images[0]))
     assert response.status_code == status and len(response.get_json()["error"].splitlines()) == 1
-    assert read(client, canvas_png(test_digits.images[0])).status_code == 200  # and it goes on serving
+    assert read(shared_client, canvas_png(test_digits.images[0])).status_code == 200  # and it goes on serving
 
 
 def test_a_damaged_newest_checkpoint_is_named_and_the_older_one_still_serves(client, logdir, test_digits):
@@ -178,7 +205,7 @@ def test_a_damaged_newest_checkpoint_is_named_and_the_older_one_still_serves(cli
     body = canvas_png(test_digits.images[0])
     assert read(client, body, checkpoint=first).status_code == 200
     data = next((logdir / "quickstart").glob(f"model-checkpoint-{last}.data-*"))
-    data.write_bytes(data.read_bytes()[:100])
+    replace_bytes(data, data.read_bytes()[:100])
     response = read(client, body, checkpoint=last)
     assert response.status_code == 409
     assert f"model-checkpoint-{last}" in response.get_json()["error"] and "keeps the network" in \
@@ -192,52 +219,52 @@ def test_a_checkpoint_pruned_while_the_page_reads_it_goes_on_answering(client, l
     body = canvas_png(test_digits.images[0])
     before = read(client, body, checkpoint=first).get_json()
     for path in checkpoints.checkpoint_files(str(logdir / "quickstart" / f"model-checkpoint-{first}")):
-        shutil.os.remove(path)  # as the Saver's max_to_keep removes old checkpoints
+        os.remove(path)  # as the Saver's max_to_keep removes old checkpoints
     again = read(client, body, checkpoint=first)
     assert again.status_code == 200 and again.get_json()["probabilities"] == before["probabilities"]
     assert first not in client.get("/api/runs").get_json()["runs"][0]["checkpoints"]
 
 
-def test_an_unexpected_failure_is_one_line_and_the_server_goes_on(client, test_digits, monkeypatch, capsys):
+def test_an_unexpected_failure_is_one_line_and_the_server_goes_on(shared_client, test_digits, monkeypatch, capsys):
     body = canvas_png(test_digits.images[0])
 
     def broken(*args):
         raise RuntimeError("something inside broke\nsecond line")
 
     monkeypatch.setattr(analysis, "activations", broken)
-    response = read(client, body)
+    response = read(shared_client, body)
     assert response.status_code == 500 and response.get_json()["error"] == "internal error: something inside broke"
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.count("\n") == 1 and "RuntimeError" in err
     monkeypatch.undo()
-    assert read(client, body).status_code == 200
+    assert read(shared_client, body).status_code == 200
 
 
 def test_a_run_with_a_damaged_flags_file_is_left_out_and_named_when_asked_for(client, logdir, test_digits):
-    shutil.copytree(logdir / "quickstart", logdir / "broken")
-    (logdir / "broken" / "flags.cfg").write_bytes(b"--model=mnist_conv\n\xff\xfe\n")
+    linked_copy(logdir / "quickstart", logdir / "broken")
+    replace_bytes(logdir / "broken" / "flags.cfg", b"--model=mnist_conv\n\xff\xfe\n")
     assert [r["name"] for r in client.get("/api/runs").get_json()["runs"]] == ["quickstart"]
     response = read(client, canvas_png(test_digits.images[0]), run="broken")
     assert response.status_code == 409 and "flags.cfg" in response.get_json()["error"]
 
 
-def test_the_port_in_use_is_one_line_naming_port(logdir):
+def test_the_port_in_use_is_one_line_naming_port(shared_logdir):
     import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = run_program("draw.__main__", f"--logdir={logdir}", f"--port={port}")
+        proc = run_program("draw.__main__", f"--logdir={shared_logdir}", f"--port={port}")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
         f"error: --port={port} on 127.0.0.1 is in use (another program, or chapter5.draw already "
         "running): choose another --port"]
 
 
-def test_the_server_holds_one_network_per_checkpoint_and_closes_the_oldest(logdir, test_digits):
-    models = draw_app.Models(str(logdir), capacity=1)
-    first, last = steps(logdir)
+def test_the_server_holds_one_network_per_checkpoint_and_closes_the_oldest(shared_logdir, test_digits):
+    models = draw_app.Models(str(shared_logdir), capacity=1)
+    first, last = steps(shared_logdir)
     a = models.get("quickstart", first)
     assert models.get("quickstart", first) is a  # loaded once, shared
     models.get("quickstart", last)
@@ -245,6 +272,6 @@ def test_the_server_holds_one_network_per_checkpoint_and_closes_the_oldest(logdi
     models.close()
 
 
-def test_json_answers_are_plain_json(client, test_digits):
-    response = read(client, canvas_png(test_digits.images[0]))
+def test_json_answers_are_plain_json(shared_client, test_digits):
+    response = read(shared_client, canvas_png(test_digits.images[0]))
     assert response.mimetype == "application/json" and json.loads(response.data)["answer_name"] in "0123456789"
