@@ -230,3 +230,16 @@ def test_too_many_pixels_are_refused_from_the_header_before_decoding():
     Image.new("L", (8000, 6000), 255).save(buffer, "PNG")  # 48 megapixels of white: a small file
     with pytest.raises(DataError, match=r"^big.png: 8000x6000 pixels is not a usable digit image"):
         digits.decode_image(buffer.getvalue(), "big.png")
+
+
+def test_the_area_resize_gives_tensorflows_area_resize():
+    """dlfund.digits.area_resize (two matrix products) against tf.image.resize(method="area"): shrinking and
+    enlarging, grey and colour, sizes that do not divide."""
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        h, w = rng.integers(1, 300, 2)
+        new_h, new_w = rng.integers(1, 60, 2)
+        x = rng.random((h, w, int(rng.choice([1, 3])))).astype(np.float32)
+        expected = tf.image.resize(x, [new_h, new_w], method="area").numpy()
+        np.testing.assert_allclose(digits.area_resize(x, new_h, new_w), expected, atol=2e-5)
+        np.testing.assert_allclose(digits.area_resize(x[:, :, 0], new_h, new_w), expected[:, :, 0], atol=2e-5)
