@@ -26,8 +26,6 @@ from dlfund.errors import DlfundError
 
 EXIT_ERROR = 1  # (an interrupt: 128 + the signal, as shells report it)
 
-#: The flagfiles shipped in the package (``chapter5/flags/*.cfg``).
-FLAGFILE_DIR = flagfiles.FLAGFILE_DIR
 
 DefineFlags = Callable[[flags.FlagValues], None]
 Main = Callable[[list, flags.FlagValues], int]

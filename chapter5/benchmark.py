@@ -52,7 +52,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags
 
-from chapter5 import _cli, flag_defs, from_flags
+from chapter5 import _cli, flag_defs, flagfiles, from_flags
 from dlfund import checkpoints, keras_models, training
 from dlfund.data import mnist
 from dlfund.graph import build_graph
@@ -409,7 +409,7 @@ def epoch_run(dataset: str, data_dir: str, quick: bool, config: v1.ConfigProto) 
     also pays one-time warm-up (graph optimization, kernel selection), reported apart.
     """
     with tempfile.TemporaryDirectory() as logs:
-        flagfile = os.path.join(_cli.FLAGFILE_DIR, "mnist_conv.cfg")
+        flagfile = os.path.join(flagfiles.FLAGFILE_DIR, "mnist_conv.cfg")
         args = [sys.executable, "-m", "chapter5.train", f"--flagfile={flagfile}",
                 f"--dataset={dataset}", f"--data_dir={data_dir}", f"--logdir={logs}", "--run_name=bench",
                 "--training_epochs=2", "--progress=off", f"--intra_op_threads={config.intra_op_parallelism_threads}",

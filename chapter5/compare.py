@@ -46,8 +46,8 @@ SUITES = {
     "cifar_batch_norm": (
         "The book's CIFAR-10 comparison (§5.11): cifar_conv.cfg vs cifar_conv_bn.cfg (needs CIFAR-10)",
         ["--dataset=cifar10"],
-        [("cifar_conv", ["--flagfile=" + os.path.join(_cli.FLAGFILE_DIR, "cifar_conv.cfg")]),
-         ("cifar_conv_bn", ["--flagfile=" + os.path.join(_cli.FLAGFILE_DIR, "cifar_conv_bn.cfg")])]),
+        [("cifar_conv", ["--flagfile=" + os.path.join(flagfiles.FLAGFILE_DIR, "cifar_conv.cfg")]),
+         ("cifar_conv_bn", ["--flagfile=" + os.path.join(flagfiles.FLAGFILE_DIR, "cifar_conv_bn.cfg")])]),
     "initializers": (
         "Weight initialization, MLP 784-256-256-10, SGD 0.05, one epoch",
         ["--training_epochs=1"] + MLP,

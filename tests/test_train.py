@@ -11,7 +11,7 @@ import tensorflow as tf
 from conftest import run_program, write_mnist_format
 from tensorflow.core.util import event_pb2
 
-from chapter5 import _cli, rundir
+from chapter5 import flagfiles, rundir
 
 
 def event_tags(run_dir):
@@ -177,7 +177,7 @@ def test_deterministic_runs_with_the_same_seed_agree_exactly(tmp_path):
                      hidden_units=["256", "256"])),
 ])
 def test_each_listing_has_a_flagfile_with_its_hyperparameters(flagfile, expected):
-    fv = rundir.read_flags(os.path.join(_cli.FLAGFILE_DIR, flagfile))
+    fv = rundir.read_flags(os.path.join(flagfiles.FLAGFILE_DIR, flagfile))
     assert {name: fv[name].value for name in expected} == expected
     assert not fv.book_output_relu and not fv.book_bn_update  # defects fixed
 

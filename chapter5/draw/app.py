@@ -108,6 +108,11 @@ class Models:
         it); a name that is not one (or leads outside ``logdir``) is a 404."""
         if not name or name not in rundir.list_runs(self.logdir):
             raise ApiError(404, f"no run {name!r} in {self.logdir}")
+        return self._listed_run(name)
+
+    def _listed_run(self, name: str) -> Run:
+        """:meth:`run` for a name that :func:`chapter5.rundir.list_runs` gave (its flags read again only when
+        ``flags.cfg`` changed)."""
         directory = os.path.join(self.logdir, name)
         path = rundir.flagfile(directory)
         mtime = os.stat(path).st_mtime_ns
@@ -125,7 +130,7 @@ class Models:
         listed = []
         for name in rundir.list_runs(self.logdir):
             try:
-                run = self.run(name)
+                run = self._listed_run(name)
             except ApiError:
                 continue  # a damaged flags.cfg: not a run the page can show
             fv = run.flags
@@ -146,6 +151,10 @@ class Models:
         Raises:
             ApiError: 404 for a run or checkpoint that is not there, 409 for one that cannot be read.
         """
+        if step is not None:  # a network already loaded answers without a look at the files (it may be pruned)
+            loaded = self._cached((run_name, step))
+            if loaded is not None:
+                return loaded
         run = self.run(run_name)
         found = self.checkpoints(run)
         if step is None:  # the newest one loaded already, or else the newest that reads back in full
@@ -156,19 +165,18 @@ class Models:
                 raise ApiError(404, f"run {run.name!r} has no checkpoint that reads back yet")
         else:
             paths = [p for p in found if checkpoints.checkpoint_step(p) == step]
-            if not paths and (run.name, step) not in self._loaded:
+            if not paths:
                 raise ApiError(404, f"run {run.name!r} has no checkpoint at step {step} (it has "
                                     f"{', '.join(str(checkpoints.checkpoint_step(p)) for p in found) or 'none'})")
-            path = paths[0] if paths else None
-        key = (run.name, checkpoints.checkpoint_step(path) if path else step)
-        with self._lock:
-            if key in self._loaded:
-                self._loaded.move_to_end(key)
-                return self._loaded[key]
+            path = paths[0]
+        key = (run.name, checkpoints.checkpoint_step(path))
+        loaded = self._cached(key)
+        if loaded is not None:
+            return loaded
         with self._loading:
-            with self._lock:
-                if key in self._loaded:
-                    return self._loaded[key]
+            loaded = self._cached(key)  # another request may have loaded it meanwhile
+            if loaded is not None:
+                return loaded
             loaded = self._load(run, path)
             with self._lock:
                 self._loaded[key] = loaded
@@ -176,6 +184,14 @@ class Models:
                     _, old = self._loaded.popitem(last=False)
                     old.session.close()
         return loaded
+
+    def _cached(self, key: tuple) -> Loaded | None:
+        """The network loaded for (run, step), made the most recently used; None if it is not loaded."""
+        with self._lock:
+            if key not in self._loaded:
+                return None
+            self._loaded.move_to_end(key)
+            return self._loaded[key]
 
     def _load(self, run: Run, path: str) -> Loaded:
         fv = run.flags
