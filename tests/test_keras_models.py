@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dlfund import keras_models
+from dlfund import keras_models, training
 from dlfund.errors import CheckpointError
 from dlfund.graph import build_graph, model_variables
 from dlfund.models import MODEL_NAMES, ModelOptions, get_model
@@ -63,3 +63,27 @@ def test_a_checkpoint_of_another_network_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="mnist_conv_model/conv_1/W"):
         keras_models.load_checkpoint(keras_models.keras_model("mnist_conv"), str(tmp_path / "model-checkpoint-7"))
     assert isinstance(keras_models.keras_model("mlp"), keras.Model)
+
+
+@pytest.mark.parametrize("name", ["mnist_conv", "lenet5_bn"])
+def test_a_trained_network_gives_the_same_logits_in_keras_to_1e_5(tmp_path, name):
+    """As keras_twin.ipynb shows: trained weights and batch norm's moving averages, not random ones."""
+    spec = get_model(name)
+    g = build_graph(spec, learning_rate=1e-3, seed=0, summary_images=False)
+    rng = np.random.default_rng(1)
+    x = rng.random((200, 784), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[(x[:, :392].sum(1) > x[:, 392:].sum(1)).astype(int) * 3]
+    sess = v1.Session(graph=g.graph)
+    with g.graph.as_default():
+        sess.run(g.init_op)
+        for step in range(12):
+            batch = slice(step % 4 * 50, step % 4 * 50 + 50)
+            sess.run(g.train_op, training.train_feed(g, x[batch], y[batch], keep_prob=0.5))
+        path = g.saver.save(sess, str(tmp_path / "model-checkpoint"), global_step=12)
+    expected = sess.run(g.output, {g.x: x})  # inference: no dropout, batch norm's moving averages
+    sess.close()
+    model = keras_models.keras_model(name)
+    keras_models.load_checkpoint(model, path)
+    got = keras_models.as_numpy(model, x)
+    assert np.abs(expected).max() > 1  # trained away from the start, so the comparison means something
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
