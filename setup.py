@@ -13,7 +13,8 @@ setup(
     packages=find_packages(include=["dlfund", "dlfund.*", "chapter5", "chapter5.*"]),
     package_data={
         "dlfund.data": ["mnist_sample/*.gz", "mnist_sample/README.md"],
-        "chapter5": ["flags/*.cfg", "notebooks/*.ipynb", "draw/static/*"],
+        "chapter5": ["flags/*.cfg", "notebooks/*.ipynb", "notebooks/ko/*.ipynb", "notebooks/ko/*.toml",
+                     "draw/static/*"],
     },
     install_requires=[
         "tensorflow>=2.16,<3",  # everything rests on tf.compat.v1
@@ -28,10 +29,13 @@ setup(
     extras_require={
         # What CI needs: the suite, the linter, executing the notebooks headless, and driving the drawing page in
         # Chromium (Debian's chromium and chromium-driver, which .ci/run installs; nothing is downloaded).
-        "test": ["pytest", "ruff", "nbclient", "nbformat", "ipykernel", "matplotlib", "scikit-learn", "selenium"],
+        # tomli: the Korean notebooks' text (chapter5/notebooks/ko/*.toml) on Python 3.10, before tomllib.
+        "test": ["pytest", "ruff", "nbclient", "nbformat", "ipykernel", "matplotlib", "scikit-learn", "selenium",
+                 "tomli; python_version < '3.11'"],
         "plot": ["matplotlib"],
         # Reading and running the notebooks (chapter5/notebooks/) in Jupyter; scikit-learn for t-SNE.
-        "notebooks": ["jupyter", "nbclient", "nbformat", "ipykernel", "matplotlib", "scikit-learn"],
+        "notebooks": ["jupyter", "nbclient", "nbformat", "ipykernel", "matplotlib", "scikit-learn",
+                      "tomli; python_version < '3.11'"],
     },
     license="MIT (code); the bundled MNIST sample is CC BY-SA 3.0",
 )

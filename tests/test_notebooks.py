@@ -1,4 +1,5 @@
-"""The committed notebooks hold the outputs of one clean run each, top to bottom; the runner stops at a broken cell.
+"""The committed notebooks hold the outputs of one clean run each, top to bottom; the runner stops at a broken cell;
+each Korean twin (ko/) is its English notebook: the same code, comments aside, the same outputs, Korean text.
 
 Executing the notebooks themselves is CI's own step (``python -m chapter5.notebooks --output_dir=... --rerun``
 in .ci/run: each run top to bottom, again, and cell by cell once more), not part of this suite. Every number a
@@ -13,21 +14,42 @@ import re
 import pytest
 from conftest import REPO
 
+from chapter5.notebooks import twins
+
 NOTEBOOK_DIR = os.path.join(REPO, "chapter5", "notebooks")
+KO_DIR = os.path.join(NOTEBOOK_DIR, "ko")
 NOTEBOOKS = sorted(glob.glob(os.path.join(NOTEBOOK_DIR, "*.ipynb")))
+KOREAN = sorted(glob.glob(os.path.join(KO_DIR, "*.ipynb")))
 SECTIONS = ["5.08_mnist_convnet.ipynb", "5.09_preprocessing.ipynb", "5.10_batch_norm.ipynb", "5.11_cifar10.ipynb",
-            "5.12_visualizing.ipynb", "classic_experiments.ipynb"]
+            "5.12_visualizing.ipynb", "classic_experiments.ipynb", "keras_twin.ipynb"]
+EVERY = NOTEBOOKS + KOREAN
 
 
-def test_one_notebook_per_section_each_in_both_readmes():
+def _id(path: str) -> str:
+    return os.path.relpath(path, NOTEBOOK_DIR)
+
+
+def _read(path: str) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def test_one_notebook_per_section_each_in_both_readmes_each_with_its_korean_twin():
     assert [os.path.basename(p) for p in NOTEBOOKS] == SECTIONS
+    assert [os.path.basename(p) for p in KOREAN] == SECTIONS
+    texts = sorted(name for name in os.listdir(KO_DIR) if name.endswith(".toml"))
+    assert texts == sorted(name.replace(".ipynb", ".toml") for name in SECTIONS)
     for readme in ("README.md", "README.ko.md"):
         with open(os.path.join(REPO, readme), encoding="utf-8") as f:
             text = f.read()
         assert all(f"chapter5/notebooks/{name}" in text for name in SECTIONS), readme
+        if readme == "README.ko.md":  # the Korean notebooks first
+            assert all(f"(chapter5/notebooks/ko/{name})" in text for name in SECTIONS)
+        else:
+            assert "chapter5/notebooks/ko/" in text
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+@pytest.mark.parametrize("path", EVERY, ids=_id)
 def test_a_committed_notebook_holds_one_clean_run_top_to_bottom(path):
     with open(path, encoding="utf-8") as f:
         nb = json.load(f)
@@ -99,7 +121,9 @@ BOOK_FACTS = {
     4: "the book's chapter 4 (the optimizers)",
 }
 
-NUMBER = re.compile(r"(?<![\w.§/-])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?(?:e-?\d+)?)(?![\w]|\.\d)")
+# ASCII word characters only: Korean particles follow numbers directly ("3,500개", "0.963이고"); "5.8절" and
+# "4장" are the Korean §5.8 and chapter 4.
+NUMBER = re.compile(r"(?<![A-Za-z0-9_.§/-])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?(?:e-?\d+)?)(?![A-Za-z0-9_]|\.\d|절|장)")
 
 
 def numbers(text: str) -> set:
@@ -121,7 +145,7 @@ def quoted_numbers_unbacked(nb: dict) -> list:
     return sorted(quoted - backed)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+@pytest.mark.parametrize("path", EVERY, ids=_id)
 def test_every_number_a_notebook_quotes_is_in_its_code_its_outputs_or_the_books_facts(path):
     with open(path, encoding="utf-8") as f:
         assert quoted_numbers_unbacked(json.load(f)) == []
@@ -134,3 +158,94 @@ def test_the_quoted_number_check_fails_on_a_number_the_outputs_do_not_show():
     assert quoted_numbers_unbacked(nb) == [0.963]
     nb["cells"][1]["outputs"][0]["text"] = ["Test Accuracy: 0.963\n"]
     assert quoted_numbers_unbacked(nb) == []
+
+
+def test_the_quoted_number_check_reads_numbers_in_korean_text():
+    text = "표본의 학습 숫자 3,500개로 2 에포크, 정확도 0.963이고 1e-4로 (§5.8, 5.10절, 3장, 28x28)"
+    assert numbers(text) == {3500, 2, 0.963, 1e-4}
+
+
+@pytest.mark.parametrize("path", EVERY, ids=_id)
+def test_a_notebooks_outputs_come_from_the_code_beside_them(path):
+    """The runner records the digest of the code it ran; a code change without a new run leaves it behind."""
+    nb = _read(path)
+    assert twins.recorded_digest(nb) == twins.code_digest(nb), (
+        f"{_id(path)}: its outputs are not those of its code; run python -m chapter5.notebooks "
+        f"{os.path.basename(path).removesuffix('.ipynb')}")
+
+
+@pytest.mark.parametrize("name", SECTIONS)
+def test_a_korean_twin_is_its_english_notebook_with_korean_text(name):
+    english, korean = _read(os.path.join(NOTEBOOK_DIR, name)), _read(os.path.join(KO_DIR, name))
+    assert [c["cell_type"] for c in korean["cells"]] == [c["cell_type"] for c in english["cells"]]
+    for index, (en, ko) in enumerate(zip(english["cells"], korean["cells"], strict=True), start=1):
+        ko_source = "".join(ko["source"])
+        if en["cell_type"] == "markdown":
+            assert twins.HANGUL.search(ko_source), f"{name} cell {index}: markdown without Korean"
+            continue
+        assert twins.code_tokens(ko_source) == twins.code_tokens("".join(en["source"])), \
+            f"{name} cell {index}: the Korean twin's code is not the English code"
+        assert (ko["outputs"], ko["execution_count"]) == (en["outputs"], en["execution_count"]), \
+            f"{name} cell {index}: the Korean twin's outputs are not the English run's"
+        for comment in _comments(ko_source):
+            assert twins.HANGUL.search(comment), f"{name} cell {index}: an English comment {comment!r}"
+    # What the runner builds now, from the English notebook and the Korean text: the file is not behind either.
+    text = twins.Translation.read(os.path.join(KO_DIR, name.replace(".ipynb", ".toml")))
+    rebuilt = twins.korean_twin(english, text, name)
+    assert ["".join(c["source"]) for c in korean["cells"]] == [c["source"] for c in rebuilt["cells"]]
+
+
+def _comments(source: str) -> list:
+    import io
+    import tokenize
+
+    return [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.COMMENT]
+
+
+ENGLISH_CELL = '''x = 1  # one
+# a block of
+# two lines
+    # noqa: E501
+y = x + 1'''
+
+
+def test_comments_are_translated_whole_and_code_is_compared_without_them(tmp_path):
+    toml = tmp_path / "t.toml"
+    toml.write_text("[[comment]]\nen = '''one'''\nko = '''하나'''\n\n"
+                    "[[comment]]\nen = '''a block of\ntwo lines'''\nko = '''두 줄의 블록을\n세 줄로\n옮김'''\n",
+                    encoding="utf-8")
+    text = twins.Translation.read(str(toml))
+    korean = twins.translate_comments(ENGLISH_CELL, text, "t, cell 1")
+    assert korean == "x = 1  # 하나\n# 두 줄의 블록을\n# 세 줄로\n# 옮김\n    # noqa: E501\ny = x + 1"
+    assert twins.code_tokens(korean) == twins.code_tokens(ENGLISH_CELL)
+    assert twins.code_tokens(korean.replace("x + 1", "x + 2")) != twins.code_tokens(ENGLISH_CELL)
+    assert twins.code_tokens("print('# not a comment')") != twins.code_tokens("print('# 주석 아님')")
+
+
+def test_a_code_change_without_a_new_run_is_seen_as_stale():
+    nb = {"metadata": {}, "cells": [{"cell_type": "code", "source": "epochs = 2  # two", "outputs": []}]}
+    twins.record_digest(nb)
+    nb["cells"][0]["source"] = "epochs = 2  # 두 번"
+    assert twins.recorded_digest(nb) == twins.code_digest(nb)  # a comment: the outputs still hold
+    nb["cells"][0]["source"] = "epochs = 3  # two"
+    assert twins.recorded_digest(nb) != twins.code_digest(nb)
+
+
+def test_english_text_without_korean_stops_the_build_naming_the_cell_and_the_old_entry(tmp_path):
+    toml = tmp_path / "n.toml"
+    toml.write_text("[[markdown]]\nen = '''## The data, in 3 splits'''\nko = '''## 데이터'''\n", encoding="utf-8")
+    english = {"metadata": {}, "cells": [{"cell_type": "markdown", "source": "## The data, in three splits"}]}
+    with pytest.raises(twins.TranslationError) as e:
+        twins.korean_twin(english, twins.Translation.read(str(toml)), "n.ipynb")
+    assert str(e.value).startswith(f"n.ipynb, cell 1: this English markdown has no Korean text in {toml}:\n"
+                                   "    ## The data, in three splits\nIt may be this entry's en, changed")
+    assert "-## The data, in 3 splits" in str(e.value)
+    english["cells"][0]["source"] = "## The data, in 3 splits"
+    english["cells"].append({"cell_type": "code", "source": "x = 1  # new", "outputs": []})
+    with pytest.raises(twins.TranslationError, match="cell 2: this English comment has no Korean"):
+        twins.korean_twin(english, twins.Translation.read(str(toml)), "n.ipynb")
+    english["cells"].pop()
+    assert twins.korean_twin(english, twins.Translation.read(str(toml)), "n.ipynb")["cells"][0]["source"] == "## 데이터"
+    english["cells"] = []
+    with pytest.raises(twins.TranslationError, match="1 entry translates nothing in n.ipynb any more"):
+        twins.korean_twin(english, twins.Translation.read(str(toml)), "n.ipynb")

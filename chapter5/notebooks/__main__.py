@@ -4,6 +4,7 @@ r"""Executes the chapter 5 notebooks, each in a fresh kernel, and saves them wit
     python -m chapter5.notebooks 5.08_mnist_convnet      # one (or a few), by name
     python -m chapter5.notebooks --output_dir=DIR       # into DIR, the committed copies left as they are
     python -m chapter5.notebooks --output_dir=DIR --rerun   # and re-run as readers do (CI)
+    python -m chapter5.notebooks --noexecute            # only rebuild the Korean twins (after editing ko/*.toml)
 
 Each notebook runs from top to bottom in a new Python kernel (``nbclient``, with
 ``ipykernel``: ``pip install -e ".[notebooks]"``), in this directory, so that its
@@ -17,6 +18,14 @@ more, from the last to the first (a figure cell after a later one, an
 evaluation cell again). A cell that fails then (a closed session, a variable
 a later cell changed) stops it the same way. The saved outputs are those of
 the first, clean run.
+
+Each executed notebook records the digest of its code (``twins.code_digest``),
+and then its Korean twin, ``ko/NAME.ipynb``, is built from it and
+``ko/NAME.toml`` (``chapter5/notebooks/twins.py``); with ``--output_dir``, into
+``DIR/ko``. The twins are built, not executed a second time: their code is the
+English code, so its outputs are already there, and the notebooks' CI step
+stays as long as it was. A text the Korean file lacks stops the run the same
+way, before any notebook is executed.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import time
 from absl import flags
 
 from chapter5 import _cli, flag_defs
+from chapter5.notebooks import twins
 
 NOTEBOOK_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -41,6 +51,8 @@ def define_flags(fv: flags.FlagValues) -> None:
                         "copies).", **d)
     flags.DEFINE_bool("rerun", False, "After the run that is saved, run every cell again in the same kernel (Run All "
                       "twice), then every code cell once more from the last to the first, as readers do.", **d)
+    flags.DEFINE_bool("execute", True, "Execute the notebooks; --noexecute only builds the Korean twins from "
+                      "the English notebooks as they are.", **d)
     flags.DEFINE_integer("cell_timeout", 600, "Seconds a cell may run before the notebook is stopped as hung.",
                          lower_bound=1, **d)
 
@@ -96,6 +108,7 @@ def execute(path: str, output: str, cell_timeout: int, rerun: bool = False) -> t
     figures = sum("image/png" in o.get("data", {}) for i in code_cells for o in nb.cells[i].outputs)
     if not figures:
         raise NotebookFailed(f"{name}: executed, but it shows no figure")
+    twins.record_digest(nb)
     nbformat.write(nb, output)
     return len(code_cells), figures, seconds
 
@@ -118,14 +131,31 @@ def main(argv: list, fv: flags.FlagValues) -> int:
     paths = notebooks(argv[1:])
     if fv.output_dir:
         os.makedirs(fv.output_dir, exist_ok=True)
+    ko_dir = os.path.join(fv.output_dir, "ko") if fv.output_dir else twins.KO_DIR
+    for path in paths:  # every Korean text is there before any notebook runs (execution changes no text)
+        try:
+            twins.check(path)
+        except twins.TranslationError as e:
+            raise NotebookFailed(str(e)) from None
     total = 0.0
     for path in paths:
         output = os.path.join(fv.output_dir, os.path.basename(path)) if fv.output_dir else path
-        cells, figures, seconds = execute(path, output, fv.cell_timeout, fv.rerun)
-        total += seconds
-        print(f"{os.path.basename(path)}: {cells} code cells, {figures} figures, {seconds:.1f} s", flush=True)
+        if fv.execute:
+            cells, figures, seconds = execute(path, output, fv.cell_timeout, fv.rerun)
+            total += seconds
+            print(f"{os.path.basename(path)}: {cells} code cells, {figures} figures, {seconds:.1f} s", flush=True)
+        else:
+            output = path
+        try:
+            built = twins.build(output, ko_dir)
+        except twins.TranslationError as e:
+            raise NotebookFailed(str(e)) from None
+        print(f"  its Korean twin: {os.path.relpath(built)}", flush=True)
     where = "in " + fv.output_dir if fv.output_dir else "in place"
-    print(f"Executed {len(paths)} notebooks in {total:.1f} s; saved {where}.")
+    if fv.execute:
+        print(f"Executed {len(paths)} notebooks in {total:.1f} s; saved {where}, with their Korean twins.")
+    else:
+        print(f"Built the Korean twins of {len(paths)} notebooks {where}.")
     return 0
 
 
