@@ -153,9 +153,10 @@ def main(argv: list, fv: flags.FlagValues) -> int:
         print(f"  its Korean twin: {os.path.relpath(built)}", flush=True)
     where = "in " + fv.output_dir if fv.output_dir else "in place"
     if fv.execute:
-        print(f"Executed {len(paths)} notebooks in {total:.1f} s; saved {where}, with their Korean twins.")
+        count = "1 notebook" if len(paths) == 1 else f"{len(paths)} notebooks"
+        print(f"Executed {count} in {total:.1f} s; saved {where}, with the Korean twins.")
     else:
-        print(f"Built the Korean twins of {len(paths)} notebooks {where}.")
+        print(f"Built {len(paths)} Korean twin{'' if len(paths) == 1 else 's'} {where}.")
     return 0
 
 
