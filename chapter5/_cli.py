@@ -71,9 +71,13 @@ def _flag_advice(e: DlfundError, program: str, fv: flags.FlagValues) -> str | No
         return "To start the run over in a new run directory: " + rundir.command(
             "train", f"--flagfile={rundir.flagfile(e.run_dir)}", f"--run_name={new_name}")
     if isinstance(e, errors.TrainingDiverged) and "learning_rate" in fv:
-        kept = checkpoints.latest_intact(rundir.run_dir(fv))
-        return (f"Training diverged: try a lower --learning_rate (now {fv.learning_rate:g}); the last good "
-                f"checkpoint is kept: {kept or 'none was saved yet'}")
+        kept = checkpoints.latest_intact(rundir.run_dir(fv)) or "none was saved yet"
+        kept = f"the last good checkpoint is kept: {kept}"
+        if e.variables and fv.optimizer == "adam" and fv.epsilon == 0:
+            # Adam divides by sqrt(v) + epsilon: 0/0 where a weight's gradient has always been 0.
+            return (f"Training diverged: Adam with --epsilon=0 divides 0 by 0 for a weight whose gradient has always been 0 (a pixel "
+                    f"blank in every image, a unit that never fired): use a positive --epsilon; {kept}")
+        return f"Training diverged: try a lower --learning_rate (now {fv.learning_rate:g}); {kept}"
     return None
 
 
