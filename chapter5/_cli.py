@@ -75,8 +75,9 @@ def _flag_advice(e: DlfundError, program: str, fv: flags.FlagValues) -> str | No
         kept = f"the last good checkpoint is kept: {kept}"
         if e.variables and fv.optimizer == "adam" and fv.epsilon == 0:
             # Adam divides by sqrt(v) + epsilon: 0/0 where a weight's gradient has always been 0.
-            return (f"Training diverged: Adam with --epsilon=0 divides 0 by 0 for a weight whose gradient has always been 0 (a pixel "
-                    f"blank in every image, a unit that never fired): use a positive --epsilon; {kept}")
+            return (f"Training diverged: Adam with --epsilon=0 divides 0 by 0 for a weight whose gradient has "
+                    f"always been 0 (a pixel blank in every image, a unit that never fired): use a positive "
+                    f"--epsilon; {kept}")
         return f"Training diverged: try a lower --learning_rate (now {fv.learning_rate:g}); {kept}"
     return None
 
