@@ -71,8 +71,8 @@ def _flag_advice(e: DlfundError, program: str, fv: flags.FlagValues) -> str | No
         return "To start the run over in a new run directory: " + rundir.command(
             "train", f"--flagfile={rundir.flagfile(e.run_dir)}", f"--run_name={new_name}")
     if isinstance(e, errors.TrainingDiverged) and "learning_rate" in fv:
-        kept = checkpoints.latest_intact(rundir.run_dir(fv)) or "none was saved yet"
-        kept = f"the last good checkpoint is kept: {kept}"
+        last_good = checkpoints.latest_intact(rundir.run_dir(fv)) or "none was saved yet"
+        kept = f"the last good checkpoint is kept: {last_good}"
         if e.variables and fv.optimizer == "adam" and fv.epsilon == 0:
             # Adam divides by sqrt(v) + epsilon: 0/0 where a weight's gradient has always been 0.
             return (f"Training diverged: Adam with --epsilon=0 divides 0 by 0 for a weight whose gradient has "
