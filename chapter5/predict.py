@@ -1,4 +1,4 @@
-r"""Predicts the digit in a reader's own image files with a trained run.
+r"""Predicts the class of a reader's own pictures with a trained run (a digit, a garment, a CIFAR-10 object).
 
     python -m chapter5.predict --logdir=logs --run_name=quickstart my_digit.png [more.jpg ...] [a_directory/]
 
@@ -26,11 +26,9 @@ import tensorflow as tf
 from absl import flags
 
 from chapter5 import _cli, flag_defs, from_flags, rundir
-from dlfund import analysis, digits
-from dlfund.data import cifar10
-from dlfund.data.mnist import SOURCES
-from dlfund.errors import DataError, DlfundError
-from dlfund.models import ModelSpec
+from dlfund import analysis, digits, pictures
+from dlfund import data as datasets
+from dlfund.errors import DlfundError
 
 
 def define_flags(fv: flags.FlagValues) -> None:
@@ -94,8 +92,8 @@ def main(argv: list, fv: flags.FlagValues) -> int:
     if not images:
         raise _cli.UsageError(f"no {digits.FORMATS} files in {', '.join(paths)}")
     g, sess, _ = from_flags.build_and_restore(fv, rundir.checkpoint_to_use(run_dir, fv.checkpoint))
-    names = class_names(fv.dataset)
-    whitened = saved.whiten if saved is not None else True
+    names = datasets.class_names(fv.dataset)
+    whitened = pictures.is_whitened(g.spec, saved.whiten if saved is not None else None)
     if fv.save_preprocessed:
         os.makedirs(fv.save_preprocessed, exist_ok=True)
     failures, results = 0, []
@@ -103,12 +101,12 @@ def main(argv: list, fv: flags.FlagValues) -> int:
         for name in images:
             try:
                 image = digits.load_image(name)
-                prepared = prepare(name, image, g.spec, whitened)
+                prepared = pictures.model_input(name, image, g.spec, whitened)
             except DlfundError as e:
                 print(f"error: {e}", file=sys.stderr, flush=True)
                 failures += 1
                 continue
-            probs = sess.run(g.probabilities, {g.x: prepared.reshape(1, *g.spec.input_shape)})[0]
+            probs = sess.run(g.probabilities, {g.x: pictures.feed(prepared, g.spec)})[0]
             best = int(probs.argmax())
             print(f"{name}: predicted {names[best]} (probability {probs[best]:.3f})")
             print(bar_chart(probs, names), flush=True)
@@ -124,41 +122,6 @@ def main(argv: list, fv: flags.FlagValues) -> int:
     if failures:
         print(f"{failures} of {len(images)} files could not be used.", file=sys.stderr)
     return 1 if failures else 0
-
-
-def class_names(dataset: str) -> list:
-    """The ten class names of a data set (``--dataset``): digits, Fashion-MNIST's clothes, CIFAR-10's objects."""
-    return list(cifar10.CLASS_NAMES if dataset == "cifar10" else
-                SOURCES[dataset].class_names if dataset in SOURCES else (str(i) for i in range(10)))
-
-
-def reads_digits(spec: ModelSpec) -> bool:
-    """Whether the network takes MNIST's 28x28 grey pictures (so a drawn digit is an input for it)."""
-    return spec.input_shape == (784,)
-
-
-def prepare(name: str, image: np.ndarray, spec: ModelSpec, whitened: bool = True) -> np.ndarray:
-    """The network input of one decoded picture; errors name it.
-
-    Returns:
-        An MNIST-format network's 28x28 input (:func:`dlfund.digits.mnist_like`), or a CIFAR network's
-        [24, 24, 3] (:func:`dlfund.data.cifar10.picture_input`, ``whitened`` as the run was trained).
-    """
-    if not reads_digits(spec):
-        return cifar10.picture_input(digits.to_rgb(image), whitened, spec.input_shape[0])
-    try:
-        return digits.mnist_like(image)
-    except DataError as e:
-        raise DataError(f"{name}: {e}") from None
-
-
-def prepare_picture(data: bytes, name: str, spec: ModelSpec, whitened: bool = True) -> np.ndarray:
-    """A picture file's bytes read as this program reads a file (``chapter5.draw`` sends its pictures here).
-
-    Raises:
-        DataError: not a picture, damaged, or blank; the message starts with ``name``.
-    """
-    return prepare(name, digits.decode_image(data, name), spec, whitened)
 
 
 def save_png(path: str, prepared: np.ndarray) -> None:

@@ -33,7 +33,7 @@ from absl import flags
 import dlfund
 from chapter5 import flag_defs, flagfiles, from_flags, progress
 from dlfund import checkpoints
-from dlfund.errors import CheckpointError, RunDirError
+from dlfund.errors import CheckpointError, NoReadableCheckpoint, RunDirError
 
 FLAGS_FILE = "flags.cfg"
 RUN_INFO_FILE = "run_info.txt"
@@ -373,7 +373,8 @@ def report_checkpoints(directory: str, found: checkpoints.RunCheckpoints, out) -
 
 
 def checkpoint_to_use(directory: str | None, checkpoint: str) -> str:
-    """``checkpoint`` if given, else the newest in ``directory`` that reads back in full.
+    """``checkpoint`` if given, else the newest in ``directory`` that reads back in full
+    (:func:`dlfund.checkpoints.checkpoint_to_use`, the policy the drawing page follows too).
 
     Each newer checkpoint that is skipped as damaged is named on stderr.
 
@@ -382,13 +383,18 @@ def checkpoint_to_use(directory: str | None, checkpoint: str) -> str:
     """
     if checkpoint:
         return checkpoint
-    found = checkpoints.newest_intact(directory, newest_only=True) if directory else checkpoints.RunCheckpoints([], [])
-    if directory:
-        report_checkpoints(directory, found, sys.stderr)
-    if not found.latest:
-        raise CheckpointError(f"no checkpoint in {directory}", "Train first (python -m chapter5.train ...) or pass "
-                              "--checkpoint=PATH", directory)
-    return found.latest
+    if not directory:
+        raise CheckpointError("no checkpoint given", "Train first (python -m chapter5.train ...) or pass "
+                              "--checkpoint=PATH")
+    try:
+        path, found = checkpoints.checkpoint_to_use(directory)
+    except CheckpointError as e:
+        if isinstance(e, NoReadableCheckpoint):
+            raise
+        raise CheckpointError(e.problem, "Train first (python -m chapter5.train ...) or pass --checkpoint=PATH",
+                              directory) from None
+    report_checkpoints(directory, found, sys.stderr)
+    return path
 
 
 # --- results.json -----------------------------------------------------------------------------------------

@@ -55,6 +55,26 @@ def layer_tensors(g) -> dict:
     return found
 
 
+#: Activations whose values are never negative: their maps are shaded from 0 up, the others around 0.
+NONNEGATIVE_OPS = ("Relu", "Sigmoid")
+
+
+def nonnegative(tensors: dict) -> dict:
+    """Whether each layer of :func:`layer_tensors` is never negative, from the activation the graph applies.
+
+    A pool is as its activation; the logits are signed. So ``lenet5`` (tanh)
+    is signed and ``lenet5 --activation=relu`` is not, whatever the model's name.
+
+    Returns:
+        {name: bool}, in the order of ``tensors``.
+    """
+    def op_of(t):
+        op = t.op
+        return op.inputs[0].op if op.type in POOL_OPS else op
+
+    return {name: name != "output" and op_of(t).type in NONNEGATIVE_OPS for name, t in tensors.items()}
+
+
 def activations(sess: v1.Session, g, images: np.ndarray) -> dict:
     """What every layer computes for ``images``, in inference mode (Book §5.12).
 
@@ -69,6 +89,21 @@ def activations(sess: v1.Session, g, images: np.ndarray) -> dict:
     tensors = layer_tensors(g)
     values = sess.run(tensors, {g.x: images})  # keep_prob and phase_train default to inference
     return {name: values[name] for name in tensors}
+
+
+def read_input(sess: v1.Session, g, images: np.ndarray, tensors: dict | None = None) -> tuple[dict, np.ndarray]:
+    """:func:`activations` and the graph's own softmax of the logits, in one run.
+
+    Args:
+        sess, g, images: as for :func:`activations`.
+        tensors: :func:`layer_tensors` of ``g``, if already found.
+
+    Returns:
+        ({book scope name: float32 [n, ...]}, float32 probabilities [n, 10]).
+    """
+    tensors = tensors or layer_tensors(g)
+    values, probabilities = sess.run((tensors, g.probabilities), {g.x: images})
+    return {name: values[name] for name in tensors}, probabilities
 
 
 def first_layer_weights(sess: v1.Session, g) -> tuple[str, np.ndarray]:

@@ -244,6 +244,49 @@ def newest_intact(run_dir: str, newest_only: bool = False) -> RunCheckpoints:
     return found
 
 
+def complete(run_dir: str) -> list:
+    """Paths of the run's checkpoints whose files are all there (index written), newest first, not read.
+
+    Cheap enough to call on every listing of the runs; :func:`checkpoint_to_use` reads the one chosen.
+    """
+    return [p for p in candidates(run_dir) if checkpoint_exists(p)]
+
+
+def checkpoint_to_use(run_dir: str, step: int | None = None) -> tuple[str, RunCheckpoints]:
+    """Which checkpoint of a run to use: the one at ``step``, or (None) the newest that reads back in full.
+
+    The one answer to "which checkpoints does this run have, and which reads
+    back", for every program and the drawing page alike.
+
+    Args:
+        run_dir: the run directory.
+        step: the checkpoint's global step; None for the newest intact one.
+
+    Returns:
+        (the checkpoint's path prefix, the run's checkpoints as checked: for
+        the newest, :attr:`RunCheckpoints.skipped` names the newer damaged ones).
+
+    Raises:
+        NoReadableCheckpoint: checkpoint files are there but none reads back (``step`` None).
+        CheckpointError: the run has no checkpoint (at ``step``), or the one at ``step`` does not read back
+            (``path`` is then that checkpoint, not the run directory).
+    """
+    if step is None:
+        found = newest_intact(run_dir, newest_only=True)
+        if not found.latest:
+            raise CheckpointError(f"no checkpoint in {run_dir}", "Train first", run_dir)
+        return found.latest, found
+    at_step = [p for p in candidates(run_dir) if checkpoint_step(p) == step]
+    if not at_step:
+        steps = ", ".join(str(checkpoint_step(p)) for p in complete(run_dir)[::-1]) or "none"
+        raise CheckpointError(f"{run_dir} has no checkpoint at step {step} (it has {steps})", "", run_dir)
+    problem = checkpoint_problem(at_step[0])
+    if problem:
+        kept = "" if problem == MISSING else "; its files are left in place"
+        raise CheckpointError(f"{at_step[0]} cannot be read: {problem}{kept}", "", at_step[0])
+    return at_step[0], RunCheckpoints(at_step, [])
+
+
 def check_compatible(checkpoint: str, var_list: Sequence[tf.Variable]) -> None:
     """Raises CheckpointError unless ``checkpoint`` holds exactly ``var_list``, under their own names.
 

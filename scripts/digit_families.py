@@ -3,7 +3,7 @@ r"""How well ``chapter5.predict`` reads each family of pictures a reader may giv
     python scripts/digit_families.py logs/quickstart
 
 Each picture is written to a file and read back the way ``chapter5.predict``
-reads it (``dlfund.digits.load_image``, then ``chapter5.predict.prepare``); the
+reads it (``dlfund.digits.load_image``, then ``dlfund.pictures.model_input``); the
 network is the run's. One line per family, for docs/digits.md:
 
 * MNIST's own test digits (the 1,000 of the bundled sample) as 28x28 PNG files,
@@ -34,8 +34,8 @@ import photo_digits  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import chapter5  # noqa: E402,F401  (quiet TensorFlow)
-from chapter5 import from_flags, predict, rundir  # noqa: E402
-from dlfund import digits  # noqa: E402
+from chapter5 import from_flags, rundir  # noqa: E402
+from dlfund import digits, pictures  # noqa: E402
 from dlfund.data import mnist  # noqa: E402
 from dlfund.errors import DataError  # noqa: E402
 
@@ -45,7 +45,7 @@ def read_all(paths: list, sess, g) -> tuple[np.ndarray, np.ndarray]:
     inputs, ok = [], []
     for path in paths:
         try:
-            inputs.append(predict.prepare(path, digits.load_image(path), g.spec).reshape(784))
+            inputs.append(pictures.model_input(path, digits.load_image(path), g.spec, False).reshape(784))
             ok.append(True)
         except DataError:
             inputs.append(np.zeros(784, np.float32))

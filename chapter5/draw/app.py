@@ -10,7 +10,7 @@ Routes (werkzeug's routing; every error is JSON ``{"error": "one line"}``):
   out means the run's newest intact one;
 * ``GET /api/weights?run=NAME&checkpoint=STEP``: the first layer's filters.
 
-A picture is read exactly as ``chapter5.predict`` reads a file (:func:`chapter5.predict.prepare_picture`).
+A picture is read exactly as ``chapter5.predict`` reads a file (:func:`dlfund.pictures.prepare_picture`).
 One graph and session per (run, checkpoint) is kept (:class:`Models`), shared by all requests; TensorFlow
 sessions can run from several threads at once. Requests whose ``Host`` header is not this machine's are
 refused unless the server was opened to the network (DNS rebinding, as Jupyter does).
@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
+import dataclasses
 import json
 import os
 import sys
 import threading
 import urllib.parse
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -34,18 +37,24 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
 
-from chapter5 import from_flags, predict, rundir
-from dlfund import analysis, checkpoints
-from dlfund.errors import CheckpointError, DataError, RunDirError
+from chapter5 import from_flags, rundir
+from dlfund import analysis, checkpoints, explain, pictures
+from dlfund import data as datasets
+from dlfund.errors import CheckpointError, DataError, NoReadableCheckpoint, RunDirError
 from dlfund.models import get_model
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 
-#: The largest picture a request may send (a phone photo is a few MB).
-MAX_BODY_BYTES = 20 * 1024 * 1024
+#: The largest picture a request may send: the one limit of every picture read (:mod:`dlfund.pictures`).
+MAX_BODY_BYTES = pictures.MAX_PICTURE_BYTES
 
 #: Host names that are this machine.
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+#: Sent with every response, as TensorBoard's server does: no type guessing, and nothing loaded from elsewhere
+#: (the page's script, style and pictures come from this server; drawings and maps are data: or blob: URLs).
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff",
+                    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:"}
 
 #: How many (run, checkpoint) networks stay loaded; the least recently used one is closed beyond that.
 CACHE_SIZE = 8
@@ -67,18 +76,34 @@ def json_response(data: dict, status: int = 200) -> Response:
                     headers={"Cache-Control": "no-store"})
 
 
-class Loaded(NamedTuple):
-    """A run's network restored from one checkpoint."""
+@dataclasses.dataclass(eq=False)
+class Loaded:
+    """A run's network restored from one checkpoint, and who is using it.
+
+    ``holders`` counts the requests computing with it (:meth:`Models.use`); a
+    network pushed out of the cache is closed when the last of them lets go.
+    """
     run: str
     step: int
     checkpoint: str
     model: str
     dataset: str
     class_names: list
-    whitened: bool  # a CIFAR run's --whiten
+    whitened: bool  # the input is whitened per image (dlfund.pictures.is_whitened)
     graph: object  # dlfund.graph.ModelGraph
     session: object  # tf.compat.v1.Session
     lock: threading.Lock  # serializes reads of the weights (first_layer_weights); sess.run itself is thread-safe
+    explainer: object = None  # dlfund.explain.Explainer: its ops are added while no request holds the graph
+    tensors: dict = dataclasses.field(default_factory=dict)  # dlfund.analysis.layer_tensors, found once
+    nonnegative: dict = dataclasses.field(default_factory=dict)  # layer -> shaded from 0 (ReLU) or around 0
+    holders: int = 0
+    retired: bool = False  # out of the cache: closed once no request holds it
+    closed: bool = False
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.session.close()
 
 
 class Run(NamedTuple):
@@ -91,6 +116,10 @@ class Run(NamedTuple):
 class Models:
     """The runs under a log directory and the networks loaded from their checkpoints, shared by all requests.
 
+    A request takes a network with :meth:`use`; the least recently used
+    networks beyond ``capacity`` leave the cache, and each is closed only once
+    no request holds it.
+
     Args:
         logdir: the parent of the run directories (as for ``chapter5.train``).
         capacity: how many (run, checkpoint) networks stay loaded.
@@ -99,7 +128,7 @@ class Models:
     def __init__(self, logdir: str, capacity: int = CACHE_SIZE) -> None:
         self.logdir, self.capacity = logdir, capacity
         self._loaded: collections.OrderedDict = collections.OrderedDict()
-        self._lock = threading.Lock()  # the cache
+        self._lock = threading.Lock()  # the cache and every network's holders
         self._loading = threading.Lock()  # one network built at a time: no request builds one twice
         self._flags: dict = {}  # run directory -> (flags.cfg's mtime, flags)
 
@@ -135,63 +164,74 @@ class Models:
                 continue  # a damaged flags.cfg: not a run the page can show
             fv = run.flags
             listed.append({"name": name, "model": fv.model, "dataset": fv.dataset,
-                           "classes": predict.class_names(fv.dataset),
-                           "drawing": predict.reads_digits(get_model(fv.model)),
-                           "checkpoints": [checkpoints.checkpoint_step(p) for p in self.checkpoints(run)][::-1]})
+                           "classes": datasets.class_names(fv.dataset),
+                           "drawing": pictures.reads_digits(get_model(fv.model)),
+                           "checkpoints": [checkpoints.checkpoint_step(p)
+                                           for p in checkpoints.complete(run.directory)][::-1]})
         return listed
 
-    @staticmethod
-    def checkpoints(run: Run) -> list:
-        """Paths of the run's complete checkpoints (their index written), newest first, not read."""
-        return [p for p in checkpoints.candidates(run.directory) if checkpoints.checkpoint_exists(p)]
-
-    def get(self, run_name: str, step: int | None) -> Loaded:
-        """The run's network restored from the checkpoint at ``step`` (None: the newest that reads back).
+    @contextlib.contextmanager
+    def use(self, run_name: str, step: int | None) -> Iterator[Loaded]:
+        """The run's network restored from the checkpoint at ``step`` (None: the newest that reads back), held
+        for the duration: it is not closed while the block runs, even if the cache lets it go.
 
         Raises:
             ApiError: 404 for a run or checkpoint that is not there, 409 for one that cannot be read.
         """
+        loaded = self._get(run_name, step)
+        try:
+            yield loaded
+        finally:
+            with self._lock:
+                loaded.holders -= 1
+                if loaded.retired and loaded.holders == 0:
+                    loaded.close()
+
+    def _get(self, run_name: str, step: int | None) -> Loaded:
+        """:meth:`use` without the release: the network with one more holder."""
         if step is not None:  # a network already loaded answers without a look at the files (it may be pruned)
-            loaded = self._cached((run_name, step))
+            loaded = self._hold((run_name, step))
             if loaded is not None:
                 return loaded
         run = self.run(run_name)
-        found = self.checkpoints(run)
         if step is None:  # the newest one loaded already, or else the newest that reads back in full
-            newest = found[0] if found else None
-            path = newest if newest and (run.name, checkpoints.checkpoint_step(newest)) in self._loaded else \
-                checkpoints.find_checkpoints(run.directory, newest_only=True).latest
-            if path is None:
-                raise ApiError(404, f"run {run.name!r} has no checkpoint that reads back yet")
-        else:
-            paths = [p for p in found if checkpoints.checkpoint_step(p) == step]
-            if not paths:
-                raise ApiError(404, f"run {run.name!r} has no checkpoint at step {step} (it has "
-                                    f"{', '.join(str(checkpoints.checkpoint_step(p)) for p in found) or 'none'})")
-            path = paths[0]
+            found = checkpoints.complete(run.directory)
+            if found:
+                loaded = self._hold((run.name, checkpoints.checkpoint_step(found[0])))
+                if loaded is not None:
+                    return loaded
+        try:
+            path, _ = checkpoints.checkpoint_to_use(run.directory, step)
+        except CheckpointError as e:  # 409: files that are there but do not read back
+            there = isinstance(e, NoReadableCheckpoint) or e.path != run.directory
+            raise ApiError(409 if there else 404, f"{e.problem}; the page keeps the network it had" if there
+                           else e.problem) from None
         key = (run.name, checkpoints.checkpoint_step(path))
-        loaded = self._cached(key)
-        if loaded is not None:
-            return loaded
         with self._loading:
-            loaded = self._cached(key)  # another request may have loaded it meanwhile
+            loaded = self._hold(key)  # another request may have loaded it meanwhile
             if loaded is not None:
                 return loaded
             loaded = self._load(run, path)
             with self._lock:
+                loaded.holders += 1
                 self._loaded[key] = loaded
                 while len(self._loaded) > self.capacity:
                     _, old = self._loaded.popitem(last=False)
-                    old.session.close()
+                    old.retired = True
+                    if old.holders == 0:
+                        old.close()
         return loaded
 
-    def _cached(self, key: tuple) -> Loaded | None:
-        """The network loaded for (run, step), made the most recently used; None if it is not loaded."""
+    def _hold(self, key: tuple) -> Loaded | None:
+        """The network loaded for (run, step) with one more holder, made the most recently used; None if it is
+        not loaded."""
         with self._lock:
             if key not in self._loaded:
                 return None
             self._loaded.move_to_end(key)
-            return self._loaded[key]
+            loaded = self._loaded[key]
+            loaded.holders += 1
+            return loaded
 
     def _load(self, run: Run, path: str) -> Loaded:
         fv = run.flags
@@ -199,13 +239,17 @@ class Models:
             g, sess, _ = from_flags.build_and_restore(fv, path)
         except CheckpointError as e:
             raise ApiError(409, f"{e}; the page keeps the network it had") from None
+        tensors = analysis.layer_tensors(g)
         return Loaded(run.name, checkpoints.checkpoint_step(path), path, fv.model, fv.dataset,
-                      predict.class_names(fv.dataset), fv.whiten, g, sess, threading.Lock())
+                      datasets.class_names(fv.dataset), pictures.is_whitened(g.spec, fv.whiten), g, sess,
+                      threading.Lock(), explain.Explainer(g), tensors, analysis.nonnegative(tensors))
 
     def close(self) -> None:
         with self._lock:
             for loaded in self._loaded.values():
-                loaded.session.close()
+                loaded.retired = True
+                if loaded.holders == 0:
+                    loaded.close()
             self._loaded.clear()
 
 
@@ -247,6 +291,8 @@ class App:
             Rule("/api/runs", endpoint="runs", methods=["GET"]),
             Rule("/api/read", endpoint="read", methods=["POST"]),
             Rule("/api/weights", endpoint="weights", methods=["GET"]),
+            Rule("/api/explain", endpoint="explain", methods=["POST"]),
+            Rule("/api/attribution", endpoint="attribution", methods=["POST"]),
         ])
 
     def __call__(self, environ, start_response):
@@ -263,10 +309,13 @@ class App:
                                      413)
         except HTTPException as e:  # werkzeug's own: 404 for an unknown address, 405 for a wrong method
             response = json_response({"error": f"{e.name}: {request.method} {request.path}"}, e.code)
-        except Exception as e:  # nothing reaches the reader as a traceback; the server goes on
+            if getattr(e, "valid_methods", None):
+                response.headers["Allow"] = ", ".join(e.valid_methods)
+        except Exception as e:  # nothing reaches the reader as a traceback; the detail goes to the terminal only
             line = (str(e).splitlines() or [type(e).__name__])[0][:200]
             print(f"error: {request.method} {request.path}: {type(e).__name__}: {line}", file=sys.stderr, flush=True)
-            response = json_response({"error": f"internal error: {line}"}, 500)
+            response = json_response({"error": "internal error: the server's terminal says more"}, 500)
+        response.headers.update(SECURITY_HEADERS)
         return response(environ, start_response)
 
     def check_host(self, request: Request) -> None:
@@ -292,20 +341,53 @@ class App:
         return json_response({"logdir": self.models.logdir, "runs": self.models.runs()})
 
     def on_read(self, request: Request) -> Response:
-        loaded = self.models.get(request.args.get("run", ""), _step(request))
-        data = request.get_data(cache=False)
-        try:
-            image = predict.prepare_picture(data, "the picture sent", loaded.graph.spec, loaded.whitened)
-        except DataError as e:
-            raise ApiError(400, str(e)) from None
-        return json_response(answer(loaded, image))
+        with self.models.use(request.args.get("run", ""), _step(request)) as loaded:
+            return json_response(answer(loaded, self.picture(request, loaded)))
 
     def on_weights(self, request: Request) -> Response:
-        loaded = self.models.get(request.args.get("run", ""), _step(request))
-        with loaded.lock:
-            layer, pictures = analysis.first_layer_weights(loaded.session, loaded.graph)
-        return json_response({"run": loaded.run, "checkpoint": loaded.step, "layer": layer,
-                              "filters": encoded(pictures, signed=True)})
+        with self.models.use(request.args.get("run", ""), _step(request)) as loaded, loaded.lock:
+            layer, filters = analysis.first_layer_weights(loaded.session, loaded.graph)
+            return json_response({"run": loaded.run, "checkpoint": loaded.step, "layer": layer,
+                                  "filters": encoded(filters, signed=True)})
+
+    def on_explain(self, request: Request) -> Response:
+        unit = request.args.get("unit", "")
+        try:
+            indices = [int(u) for u in unit.split(",")]
+        except ValueError:
+            raise ApiError(400, f"unit={unit!r}: give a map's row,column,channel or one index for fc and "
+                                "output, whole numbers") from None
+        with self.models.use(request.args.get("run", ""), _step(request)) as loaded:
+            image = self.picture(request, loaded)
+            try:
+                parts = explain.unit_parts(loaded.session, loaded.graph, loaded.explainer.layers,
+                                           request.args.get("layer", ""), indices, image)
+            except explain.ExplainError as e:
+                raise ApiError(400, str(e)) from None
+            return json_response({"run": loaded.run, "checkpoint": loaded.step, **parts})
+
+    def on_attribution(self, request: Request) -> Response:
+        with self.models.use(request.args.get("run", ""), _step(request)) as loaded:
+            target, contrast = _class(request, "target", loaded), _class(request, "contrast", loaded)
+            image = self.picture(request, loaded)
+            if target is None:  # the answer
+                target = int(loaded.session.run(loaded.graph.output, {loaded.graph.x: pictures.feed(
+                    image, loaded.graph.spec)})[0].argmax())
+            try:
+                result = explain.attributions(loaded.session, loaded.explainer, image,
+                                              request.args.get("method", ""), target, contrast)
+            except explain.ExplainError as e:
+                raise ApiError(400, str(e)) from None
+            return json_response({"run": loaded.run, "checkpoint": loaded.step, **result})
+
+    @staticmethod
+    def picture(request: Request, loaded: Loaded) -> np.ndarray:
+        """The request's body, a picture file's bytes, as the network's input (400 if it is not one)."""
+        try:
+            return pictures.prepare_picture(request.get_data(cache=False), "the picture sent", loaded.graph.spec,
+                                            loaded.whitened)
+        except DataError as e:
+            raise ApiError(400, str(e)) from None
 
 
 def server(app: App, host: str, port: int, fd: int | None = None) -> BaseWSGIServer:
@@ -322,18 +404,30 @@ def _step(request: Request) -> int | None:
     return int(value)
 
 
+def _class(request: Request, name: str, loaded: Loaded) -> int | None:
+    """The class given as ``name`` (a number, or one of the run's class names), or None if left out."""
+    value = request.args.get(name, "")
+    if not value:
+        return None
+    names = [str(c) for c in loaded.class_names]
+    if value in names:
+        return names.index(value)
+    if value.isdigit() and int(value) < len(names):
+        return int(value)
+    raise ApiError(400, f"{name}={value!r} is not a class of {loaded.run}: give 0 to {len(names) - 1} or a name "
+                        f"({', '.join(names)})")
+
+
 def answer(loaded: Loaded, image: np.ndarray) -> dict:
-    """The network's reading of one prepared input: answer, probabilities, input, every layer."""
-    layers = analysis.activations(loaded.session, loaded.graph, image[None].reshape(1, -1)
-                                  if len(loaded.graph.spec.input_shape) == 1 else image[None])
-    output = layers["output"][0]
-    probabilities = np.exp(output - output.max())
-    probabilities /= probabilities.sum()
+    """The network's reading of one prepared input: answer, the graph's own probabilities, input, every layer."""
+    g = loaded.graph
+    layers, probabilities = analysis.read_input(loaded.session, g, pictures.feed(image, g.spec), loaded.tensors)
+    probabilities = probabilities[0]
     best = int(probabilities.argmax())
-    signed = loaded.graph.spec.name.startswith("lenet5")  # tanh
+    nonnegative = loaded.nonnegative
     return {"run": loaded.run, "checkpoint": loaded.step, "model": loaded.model, "dataset": loaded.dataset,
             "answer": best, "answer_name": str(loaded.class_names[best]),
             "probabilities": [round(float(p), 6) for p in probabilities], "classes": loaded.class_names,
             "input": encoded(image, signed=False),
-            "layers": [{"name": name, **encoded(values[0], signed=signed or name == "output")}
+            "layers": [{"name": name, **encoded(values[0], signed=not nonnegative[name])}
                        for name, values in layers.items()]}

@@ -33,3 +33,16 @@ def batches(images: np.ndarray, labels: np.ndarray, batch_size: int):
     """Yields ``(images, labels)`` slices of ``batch_size`` in stored order (views, no copies)."""
     for start in range(0, len(images), batch_size):
         yield images[start:start + batch_size], labels[start:start + batch_size]
+
+
+def class_names(dataset: str) -> list:
+    """The ten class names of a data set (the ``--dataset`` names): MNIST's digits ``"0"``..``"9"``,
+    Fashion-MNIST's clothes, CIFAR-10's objects, as the data set's readers name them."""
+    if dataset == "cifar10":
+        from dlfund.data import cifar10
+
+        return list(cifar10.CLASS_NAMES)
+    from dlfund.data import mnist
+
+    source = mnist.SOURCES.get(dataset, mnist.MNIST)
+    return list(source.class_names)
