@@ -64,6 +64,7 @@ def main(argv: list, fv: flags.FlagValues) -> int:
     print(analysis.format_confusion(cm, class_names, data.source.short_names), flush=True)
     log_dir = summaries_dir(fv, run_dir)
     wrong = write_eval_summaries(log_dir, fv, data, g.spec.input_shape, test, step, cm)
+    analysis.save_evaluation(os.path.join(log_dir, "eval"), step, fv.dataset, data.data_dir, truth, predicted)
     print(f"TensorBoard: tensorboard --logdir {shlex.quote(log_dir)}  (eval/: confusion matrix, {wrong} misclassified "
           f"images; projector of {min(fv.projector_examples, len(truth))} test images)")
     return 0

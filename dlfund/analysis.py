@@ -11,6 +11,7 @@ can run t-SNE and PCA interactively.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -166,6 +167,48 @@ def format_confusion(cm: np.ndarray, class_names: Sequence[str], short_names: Se
     for i, row in enumerate(cm):
         lines.append(f"{str(class_names[i]):>{label}}" + "".join(f"{v:>{width}d}" for v in row) + f"   {acc[i]:.4f}")
     return "\n".join(lines)
+
+
+#: The file ``chapter5.evaluate`` writes in a run's ``eval/``: what the drawing page shows of the evaluation.
+EVALUATION_FILE = "confusion.json"
+
+
+def save_evaluation(eval_dir: str, step: int, dataset: str, data_dir: str, truth: np.ndarray,
+                    predicted: np.ndarray) -> str:
+    """Writes the test set's labels and predictions, and their confusion matrix, as JSON (Book §5.12).
+
+    Args:
+        eval_dir: the run's evaluation directory (``<run>/eval``).
+        step: the checkpoint's global step.
+        dataset: the data set's name (``--dataset``).
+        data_dir: the directory its files were read from.
+        truth: int [n] true classes of the test set, in file order.
+        predicted: int [n] the network's answers.
+
+    Returns:
+        The file's path.
+    """
+    path = os.path.join(eval_dir, EVALUATION_FILE)
+    record = {"checkpoint": int(step), "dataset": dataset, "data_dir": os.path.abspath(data_dir),
+              "matrix": confusion_matrix(truth, predicted).tolist(),
+              "truth": [int(t) for t in truth], "predicted": [int(p) for p in predicted]}
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(record, f, separators=(",", ":"))
+    os.replace(tmp, path)
+    return path
+
+
+def load_evaluation(run_dir: str) -> dict | None:
+    """What :func:`save_evaluation` wrote for the run, or None if it was never evaluated (or the file is
+    unreadable: evaluating again writes it anew)."""
+    try:
+        with open(os.path.join(run_dir, "eval", EVALUATION_FILE)) as f:
+            record = json.load(f)
+        record["matrix"] = np.asarray(record["matrix"], np.int64)
+        return record
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def confusion_image(cm: np.ndarray, cell: int = 16) -> np.ndarray:

@@ -484,7 +484,8 @@ def normalize_stroke(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return ink
 
 
-def mnist_like(image: np.ndarray, size: int = 28, box: int = 20, steps: Sequence[str] = STEPS) -> np.ndarray:
+def mnist_like(image: np.ndarray, size: int = 28, box: int = 20, steps: Sequence[str] = STEPS,
+               trace: dict | None = None) -> np.ndarray:
     """MNIST-style preprocessing of a picture of a digit (steps 2-8 of the module doc).
 
     Args:
@@ -492,6 +493,15 @@ def mnist_like(image: np.ndarray, size: int = 28, box: int = 20, steps: Sequence
         size: output side (28 for MNIST).
         box: side of the box the digit is scaled into (20 for MNIST).
         steps: which of :data:`STEPS` to apply (all by default).
+        trace: a dict to fill with what step 8 did, for showing it (the drawing
+            page): ``ink`` (the ink map, [h', w'] at the working size), ``box``
+            (the ink's box in it, [top, left, bottom, right) exclusive), ``crop``,
+            ``strokes`` (after the stroke width step), ``fitted`` (resized into
+            ``box`` x ``box``), and ``frame``: (origin_row, origin_col,
+            rows_per_pixel, cols_per_pixel) such that pixel edge (i, j) of the
+            output lies at (origin_row + i * rows_per_pixel, origin_col + j *
+            cols_per_pixel) in the picture as given. Left as it is for a picture
+            already in MNIST's form at ``size`` x ``size`` (``frame`` the identity).
 
     Returns:
         float32 [size, size] in [0, 1], light digit on an exactly black background.
@@ -499,18 +509,22 @@ def mnist_like(image: np.ndarray, size: int = 28, box: int = 20, steps: Sequence
     Raises:
         DataError: no digit found (the picture is blank).
     """
-    rgb = _reduce(to_rgb(image), WORK_SIZE)
+    original = to_rgb(image)
+    rgb = _reduce(original, WORK_SIZE)
+    if trace is not None:
+        trace["reduced_by"] = original.shape[0] / rgb.shape[0], original.shape[1] / rgb.shape[1]
+        trace["frame"] = (0.0, 0.0, original.shape[0] / size, original.shape[1] / size)
     form = in_mnist_form(rgb, size, box) if "mnist_form" in steps else None
     if form is not None:
         ink, as_it_stands = form
-        return ink if as_it_stands else _crop_and_fit(ink, ink > 0.1, steps, size, box)
+        return ink if as_it_stands else _crop_and_fit(ink, ink > 0.1, steps, size, box, trace)
     ink, light = ink_map(rgb, steps)
     candidates, level, noise = candidate_ink(ink, light)
     mask = digit_mask(candidates) if "components" in steps else candidates
     if "stretch" in steps:
         ink = stretch(ink, mask, level, noise)
     ink = np.where(ndimage.maximum_filter(mask.view(np.uint8), 3) > 0, ink, 0.0)  # the digit and its soft edge
-    return _crop_and_fit(ink, mask, steps, size, box)
+    return _crop_and_fit(ink, mask, steps, size, box, trace)
 
 
 def in_mnist_form(rgb: np.ndarray, size: int = 28, box: int = 20) -> tuple[np.ndarray, bool] | None:
@@ -549,7 +563,8 @@ def in_mnist_form(rgb: np.ndarray, size: int = 28, box: int = 20) -> tuple[np.nd
     return ink, bool(fits and np.abs(centre - (size - 1) / 2).max() < 1.5)
 
 
-def _crop_and_fit(ink: np.ndarray, mask: np.ndarray, steps: Sequence[str], size: int, box: int) -> np.ndarray:
+def _crop_and_fit(ink: np.ndarray, mask: np.ndarray, steps: Sequence[str], size: int, box: int,
+                  trace: dict | None = None) -> np.ndarray:
     """Steps 7-8: the digit cropped to its ink, strokes brought to MNIST's width, fitted and centred (:func:`_fit`).
 
     Raises:
@@ -560,6 +575,9 @@ def _crop_and_fit(ink: np.ndarray, mask: np.ndarray, steps: Sequence[str], size:
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     crop = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
     x, mask = ink[crop], mask[crop]
+    origin = [int(rows[0]), int(cols[0])]  # of x, in the ink map
+    if trace is not None:
+        trace.update(ink=ink, box=[int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1], crop=x)
     if "stroke_width" in steps:
         pad = max(x.shape) // 4  # room for thickened strokes
         normalized = normalize_stroke(np.pad(x, pad), np.pad(mask, pad))
@@ -567,11 +585,16 @@ def _crop_and_fit(ink: np.ndarray, mask: np.ndarray, steps: Sequence[str], size:
         if m.any():
             r, c = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
             x = normalized[r[0]:r[-1] + 1, c[0]:c[-1] + 1]
-    return _fit(x, size, box)
+            origin = [origin[0] - pad + int(r[0]), origin[1] - pad + int(c[0])]
+    if trace is not None:
+        trace["strokes"] = x
+    return _fit(x, size, box, trace, origin)
 
 
-def _fit(x: np.ndarray, size: int, box: int) -> np.ndarray:
-    """Resize into ``box`` (aspect kept), centre of mass at the centre of a ``size`` frame, brightest ink 1."""
+def _fit(x: np.ndarray, size: int, box: int, trace: dict | None = None, origin: Sequence[int] = (0, 0)) -> np.ndarray:
+    """Resize into ``box`` (aspect kept), centre of mass at the centre of a ``size`` frame, brightest ink 1.
+
+    ``trace`` (see :func:`mnist_like`) gets ``fitted`` and ``frame``, ``x`` being at ``origin`` in the ink map."""
     h, w = x.shape
     scale = box / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
@@ -583,6 +606,11 @@ def _fit(x: np.ndarray, size: int, box: int) -> np.ndarray:
     left = min(max(left, 0), size - new_w)
     out = np.zeros((size, size), np.float32)
     out[top:top + new_h, left:left + new_w] = resized
+    if trace is not None:
+        down_r, down_c = trace.get("reduced_by", (1.0, 1.0))
+        per_row, per_col = h / new_h, w / new_w
+        trace.update(fitted=resized, frame=((origin[0] - top * per_row) * down_r, (origin[1] - left * per_col) * down_c,
+                                            per_row * down_r, per_col * down_c))
     return out
 
 

@@ -42,7 +42,8 @@ def is_whitened(spec: ModelSpec, whiten: bool | None) -> bool:
     return not reads_digits(spec) and (True if whiten is None else bool(whiten))
 
 
-def model_input(name: str, image: np.ndarray, spec: ModelSpec, whitened: bool) -> np.ndarray:
+def model_input(name: str, image: np.ndarray, spec: ModelSpec, whitened: bool, trace: dict | None = None
+                ) -> np.ndarray:
     """The network input of one decoded picture; errors name it.
 
     Args:
@@ -50,6 +51,8 @@ def model_input(name: str, image: np.ndarray, spec: ModelSpec, whitened: bool) -
         image: RGB float [h, w, 3] in [0, 1] (:func:`dlfund.digits.decode_image`).
         spec: the network.
         whitened: :func:`is_whitened` for the run.
+        trace: for an MNIST-format network, a dict that :func:`dlfund.digits.mnist_like` fills with its
+            steps (the ink's box, the crop, the fit, where the input lies in the picture).
 
     Returns:
         An MNIST-format network's float32 [28, 28] in [0, 1], or a CIFAR
@@ -63,18 +66,19 @@ def model_input(name: str, image: np.ndarray, spec: ModelSpec, whitened: bool) -
 
         return cifar10.picture_input(digits.to_rgb(image), whitened, spec.input_shape[0])
     try:
-        return digits.mnist_like(image)
+        return digits.mnist_like(image, trace=trace)
     except DataError as e:
         raise DataError(f"{name}: {e}") from None
 
 
-def prepare_picture(data: bytes, name: str, spec: ModelSpec, whitened: bool) -> np.ndarray:
+def prepare_picture(data: bytes, name: str, spec: ModelSpec, whitened: bool, trace: dict | None = None
+                    ) -> np.ndarray:
     """A picture file's bytes as the network's input (:func:`dlfund.digits.decode_image`, then :func:`model_input`).
 
     Raises:
         DataError: not a picture, damaged, too large, or blank; the message starts with ``name``.
     """
-    return model_input(name, digits.decode_image(data, name), spec, whitened)
+    return model_input(name, digits.decode_image(data, name), spec, whitened, trace)
 
 
 def feed(image: np.ndarray, spec: ModelSpec) -> np.ndarray:

@@ -2,9 +2,12 @@ r"""Takes the README's screenshots of the drawing page: a digit drawn with real 
 
     python -m chapter5.train --flagfile=chapter5/flags/quickstart.cfg
     python scripts/draw_screenshot.py logs docs/draw.png [--lang=ko]
+    python scripts/draw_screenshot.py logs docs/draw_explain.png --inspect=conv_2 --overlay=integrated_gradients
 
-The page is served from this process over ``logs`` (chapter5.draw's own app); the strokes draw a 3. Needs
-Debian's chromium and chromium-driver and selenium; Korean text needs a font with Hangul (fonts-noto-cjk).
+The page is served from this process over ``logs`` (chapter5.draw's own app); the strokes draw a 3.
+``--inspect=LAYER`` then clicks a unit in the middle of that layer's 6th map (the unit inspector);
+``--overlay=METHOD`` switches on an attribution overlay. Needs Debian's chromium and chromium-driver and
+selenium; Korean text needs a font with Hangul (fonts-noto-cjk).
 """
 
 import argparse
@@ -29,13 +32,16 @@ def main() -> None:
     parser.add_argument("logdir")
     parser.add_argument("output")
     parser.add_argument("--lang", default="en", choices=["en", "ko"])
+    parser.add_argument("--inspect", default="", help="a layer whose unit to inspect, e.g. conv_2")
+    parser.add_argument("--overlay", default="", help="an attribution method to overlay, e.g. integrated_gradients")
+    parser.add_argument("--height", type=int, default=1750, help="the window's height in pixels")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request, as chapter5.draw
     app = App(args.logdir)
     server = draw_server(app, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--window-size=1400,1750", "--hide-scrollbars",
+    for argument in ("--headless=new", "--no-sandbox", f"--window-size=1400,{args.height}", "--hide-scrollbars",
                      f"--lang={args.lang}"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
@@ -51,6 +57,17 @@ def main() -> None:
                 actions.move_by_offset(x1 - x0, y1 - y0)
             actions.release().perform()
         WebDriverWait(driver, 60).until(lambda d: d.find_element("id", "answer").get_attribute("data-busy") == "0")
+        if args.overlay:
+            from selenium.webdriver.support.ui import Select
+
+            Select(driver.find_element("id", "method")).select_by_value(args.overlay)
+            WebDriverWait(driver, 60).until(lambda d: d.find_element("id", "why").get_attribute("data-method")
+                                            == args.overlay)
+        if args.inspect:
+            maps = driver.find_elements("css selector", f'#layers .layer[data-layer="{args.inspect}"] canvas')
+            ActionChains(driver).move_to_element(maps[min(5, len(maps) - 1)]).click().perform()
+            WebDriverWait(driver, 60).until(lambda d: d.find_element("id", "inspector").get_attribute("data-layer")
+                                            == args.inspect)
         driver.save_screenshot(args.output)
         print(f"{args.output}: answer {driver.find_element('id', 'answer').text}")
     finally:

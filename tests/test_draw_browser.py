@@ -36,6 +36,9 @@ def served(sample_run, tmp_path_factory):
     run_dir, _ = sample_run
     logdir = tmp_path_factory.mktemp("draw") / "logs"
     shutil.copytree(run_dir, logdir / "quickstart")
+    evaluated = run_program("evaluate", *run_args(logdir / "quickstart"), "--projector_examples=0",
+                            "--misclassified_images=0")  # the page's confusion matrix
+    assert evaluated.returncode == 0, evaluated.stderr
     app = App(str(logdir))
     server = draw_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -169,6 +172,81 @@ def test_the_page_speaks_korean_when_asked(served, browser):
     assert browser.find_element("css selector", "h1").text == "숫자를 그리면 신경망이 읽는 모습을 봅니다"
     browser.find_element("id", "lang").click()
     assert browser.find_element("css selector", "h1").text.startswith("Draw a digit")
+
+
+def canvas_bytes(driver) -> bytes:
+    data_url = driver.execute_script("return document.getElementById('canvas').toDataURL('image/png')")
+    return base64.b64decode(data_url.split(",", 1)[1])
+
+
+def graph_values(logdir, picture: bytes) -> dict:
+    """Every layer's values for a picture, computed in this process from the run's newest checkpoint."""
+    from chapter5 import from_flags, rundir
+    from dlfund import analysis, pictures
+
+    run_dir = str(logdir / "quickstart")
+    fv = rundir.read_flags(rundir.flagfile(run_dir))
+    g, sess, _ = from_flags.build_and_restore(fv, rundir.checkpoint_to_use(run_dir, ""))
+    with sess:
+        image = pictures.prepare_picture(picture, "canvas", g.spec, False)
+        return analysis.activations(sess, g, pictures.feed(image, g.spec))
+
+
+def test_a_clicked_unit_shows_parts_that_add_up_to_its_activation_and_an_overlay_is_drawn(served, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.support.ui import Select
+
+    url, logdir = served
+    open_page(browser, url)
+    draw(browser, [[(-50, -80), (-10, -95), (35, -80), (45, -45), (20, -5), (-20, 40), (-55, 85), (60, 85)]])
+    answered(browser)
+    values = graph_values(logdir, canvas_bytes(browser))
+    # The 6th map of conv_2 (14x14, shown 3 pixels a unit), clicked at the unit in row 7, column 5.
+    map_canvas = browser.find_elements("css selector", '#layers .layer[data-layer="conv_2"] canvas')[5]
+    size = map_canvas.size
+    ActionChains(browser).move_to_element_with_offset(
+        map_canvas, (5.5 / 14 - 0.5) * size["width"], (7.5 / 14 - 0.5) * size["height"]).click().perform()
+    wait(browser, lambda d: d.find_element("id", "inspector").get_attribute("data-unit") == "7,5,5", "the inspector")
+    result = browser.find_element("css selector", "#inspector .result")
+    shown_total, shown_value = float(result.get_attribute("data-total")), float(result.get_attribute("data-value"))
+    assert shown_value == pytest.approx(float(values["conv_2"][0, 7, 5, 5]), rel=1e-5, abs=1e-6)
+    assert shown_total == pytest.approx(shown_value, rel=1e-4, abs=1e-5)
+    assert len(browser.find_elements("css selector", "#inspector .channel")) == 4  # the top 4 of 32 channels
+    # The receptive field is outlined on the input the network saw.
+    assert browser.execute_script(_PAINTED, "input-overlay") > 0
+    # An overlay: integrated gradients, drawn on the input and on the drawing.
+    Select(browser.find_element("id", "method")).select_by_value("integrated_gradients")
+    wait(browser, lambda d: d.find_element("id", "why").get_attribute("data-method") == "integrated_gradients"
+         and d.find_element("id", "why").get_attribute("data-busy") == "0", "the overlay")
+    assert browser.execute_script(_PAINTED, "canvas-overlay") > 100
+    assert "blank input" in browser.find_element("id", "why-note").text
+
+
+#: How many pixels of a canvas are not transparent.
+_PAINTED = """const c = document.getElementById(arguments[0]);
+const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n;"""
+
+
+def test_a_confusion_cell_shows_its_test_digits_and_one_is_read_as_predict_reads_it(served, browser, tmp_path):
+    import urllib.request
+
+    url, logdir = served
+    open_page(browser, url)
+    wait(browser, lambda d: d.find_elements("css selector", "#confusion button"), "the confusion matrix")
+    cells = [b for b in browser.find_elements("css selector", "#confusion button") if b.is_enabled()]
+    off_diagonal = [b for b in cells if len(set(b.get_attribute("data-cell").split(","))) == 2]
+    (off_diagonal or cells)[0].click()
+    wait(browser, lambda d: d.find_elements("css selector", "#examples button.example"), "the cell's digits")
+    example = browser.find_elements("css selector", "#examples button.example")[0]
+    index = example.get_attribute("data-index")
+    example.click()
+    page = answered(browser)
+    with urllib.request.urlopen(f"{url}api/test_picture?run=quickstart&index={index}") as response:
+        (tmp_path / "test.png").write_bytes(response.read())
+    proc = run_program("predict", *run_args(logdir / "quickstart"), str(tmp_path / "test.png"))
+    assert proc.returncode == 0, proc.stderr
+    assert predicted(proc, tmp_path / "test.png")[0] == page["answer"]
 
 
 def _seven() -> np.ndarray:

@@ -8,7 +8,13 @@ Routes (werkzeug's routing; every error is JSON ``{"error": "one line"}``):
 * ``POST /api/read?run=NAME&checkpoint=STEP``: the body is a picture file's bytes (the canvas sends a PNG);
   the answer, the ten probabilities, the network's input and every layer's activations. ``checkpoint`` left
   out means the run's newest intact one;
-* ``GET /api/weights?run=NAME&checkpoint=STEP``: the first layer's filters.
+* ``GET /api/weights?run=NAME&checkpoint=STEP``: the first layer's filters;
+* ``POST /api/explain?run=NAME&checkpoint=STEP&layer=LAYER&unit=I,J,K``: how one unit's value was computed for
+  the picture in the body (:func:`dlfund.explain.unit_parts`);
+* ``POST /api/attribution?run=NAME&checkpoint=STEP&method=METHOD&target=CLASS&contrast=CLASS``: which pixels
+  made the answer (:func:`dlfund.explain.attributions`; ``target`` left out: the network's answer);
+* ``GET /api/evaluation?run=NAME[&true=I&predicted=J]``: the test confusion matrix ``chapter5.evaluate`` saved,
+  or the test pictures of one cell; ``GET /api/test_picture?run=NAME&index=N``: one of them as a PNG file.
 
 A picture is read exactly as ``chapter5.predict`` reads a file (:func:`dlfund.pictures.prepare_picture`).
 One graph and session per (run, checkpoint) is kept (:class:`Models`), shared by all requests; TensorFlow
@@ -22,10 +28,13 @@ import base64
 import collections
 import contextlib
 import dataclasses
+import hashlib
+import io
 import json
 import os
 import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -38,9 +47,9 @@ from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
 
 from chapter5 import from_flags, rundir
-from dlfund import analysis, checkpoints, explain, pictures
+from dlfund import analysis, checkpoints, digits, explain, pictures
 from dlfund import data as datasets
-from dlfund.errors import CheckpointError, DataError, NoReadableCheckpoint, RunDirError
+from dlfund.errors import CheckpointError, DataError, DlfundError, NoReadableCheckpoint, RunDirError
 from dlfund.models import get_model
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -55,6 +64,9 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 #: (the page's script, style and pictures come from this server; drawings and maps are data: or blob: URLs).
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff",
                     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:"}
+
+#: Seconds between two scans of the run directories for new runs and checkpoints.
+RUNS_REFRESH = 2.0
 
 #: How many (run, checkpoint) networks stay loaded; the least recently used one is closed beyond that.
 CACHE_SIZE = 8
@@ -123,10 +135,13 @@ class Models:
     Args:
         logdir: the parent of the run directories (as for ``chapter5.train``).
         capacity: how many (run, checkpoint) networks stay loaded.
+        refresh: seconds between two scans of the run directories (:meth:`runs`).
     """
 
-    def __init__(self, logdir: str, capacity: int = CACHE_SIZE) -> None:
-        self.logdir, self.capacity = logdir, capacity
+    def __init__(self, logdir: str, capacity: int = CACHE_SIZE, refresh: float = RUNS_REFRESH) -> None:
+        self.logdir, self.capacity, self.refresh = logdir, capacity, refresh
+        self._runs: tuple | None = None  # (when, listing, tag)
+        self._runs_lock = threading.Lock()
         self._loaded: collections.OrderedDict = collections.OrderedDict()
         self._lock = threading.Lock()  # the cache and every network's holders
         self._loading = threading.Lock()  # one network built at a time: no request builds one twice
@@ -154,8 +169,22 @@ class Models:
             self._flags[directory] = cached
         return Run(name, directory, cached[1])
 
-    def runs(self) -> list:
-        """Every run with its model, data set, class names and checkpoint steps (oldest first)."""
+    def runs(self) -> tuple[list, str]:
+        """Every run with its model, data set, class names and checkpoint steps (oldest first), and a tag that
+        changes when the listing does.
+
+        The run directories are scanned at most once every ``refresh`` seconds, however many pages ask (as
+        TensorBoard reloads its runs on an interval); a page that sends the tag back gets 304 until it changes.
+        """
+        with self._runs_lock:
+            now = time.monotonic()
+            if self._runs is None or now - self._runs[0] >= self.refresh:
+                listed = self._scan_runs()
+                tag = '"' + hashlib.sha1(json.dumps(listed, sort_keys=True).encode()).hexdigest()[:16] + '"'
+                self._runs = (now, listed, tag)
+            return self._runs[1], self._runs[2]
+
+    def _scan_runs(self) -> list:
         listed = []
         for name in rundir.list_runs(self.logdir):
             try:
@@ -293,7 +322,11 @@ class App:
             Rule("/api/weights", endpoint="weights", methods=["GET"]),
             Rule("/api/explain", endpoint="explain", methods=["POST"]),
             Rule("/api/attribution", endpoint="attribution", methods=["POST"]),
+            Rule("/api/evaluation", endpoint="evaluation", methods=["GET"]),
+            Rule("/api/test_picture", endpoint="test_picture", methods=["GET"]),
         ])
+        self._test_sets: collections.OrderedDict = collections.OrderedDict()  # (dataset, data_dir) -> pictures
+        self._test_lock = threading.Lock()
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -338,11 +371,18 @@ class App:
         return response
 
     def on_runs(self, request: Request) -> Response:
-        return json_response({"logdir": self.models.logdir, "runs": self.models.runs()})
+        runs, tag = self.models.runs()
+        if tag in request.if_none_match:
+            return Response(status=304, headers={"ETag": tag, "Cache-Control": "no-cache"})
+        response = json_response({"logdir": self.models.logdir, "runs": runs})
+        response.headers["ETag"] = tag
+        return response
 
     def on_read(self, request: Request) -> Response:
         with self.models.use(request.args.get("run", ""), _step(request)) as loaded:
-            return json_response(answer(loaded, self.picture(request, loaded)))
+            trace: dict = {}
+            image = self.picture(request, loaded, trace)
+            return json_response({**answer(loaded, image), "preparation": preparation(trace)})
 
     def on_weights(self, request: Request) -> Response:
         with self.models.use(request.args.get("run", ""), _step(request)) as loaded, loaded.lock:
@@ -380,12 +420,64 @@ class App:
                 raise ApiError(400, str(e)) from None
             return json_response({"run": loaded.run, "checkpoint": loaded.step, **result})
 
+    def on_evaluation(self, request: Request) -> Response:
+        """The run's test confusion matrix as ``chapter5.evaluate`` left it; with ``true`` and ``predicted``, the
+        test pictures of that cell (at most ``limit``, default 60)."""
+        run, evaluation = self.evaluation(request.args.get("run", ""))
+        answer = {"run": run.name, "checkpoint": evaluation["checkpoint"], "dataset": evaluation["dataset"],
+                  "classes": datasets.class_names(evaluation["dataset"]), "matrix": evaluation["matrix"].tolist()}
+        if "true" not in request.args and "predicted" not in request.args:
+            return json_response(answer)
+        n = len(answer["classes"])
+        cell = [_index(request, name, n) for name in ("true", "predicted")]
+        limit = _index(request, "limit", 1001, default=60)
+        truth, predicted = np.asarray(evaluation["truth"]), np.asarray(evaluation["predicted"])
+        found = np.flatnonzero((truth == cell[0]) & (predicted == cell[1]))
+        images, _ = self.test_set(evaluation)
+        answer.update(true=cell[0], predicted=cell[1], count=int(len(found)),
+                      examples=[{"index": int(i), "image": encoded(images[i] / 255.0, signed=False)}
+                                for i in found[:limit]])
+        return json_response(answer)
+
+    def on_test_picture(self, request: Request) -> Response:
+        """One test picture of an evaluated run as a PNG file (the page reads it as if it were drawn)."""
+        _, evaluation = self.evaluation(request.args.get("run", ""))
+        images, _ = self.test_set(evaluation)
+        index = _index(request, "index", len(images))
+        return Response(png(images[index]), mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+    def evaluation(self, name: str) -> tuple[Run, dict]:
+        """The run and what ``chapter5.evaluate`` saved of it; 404 with the command that makes it."""
+        run = self.models.run(name)
+        evaluation = analysis.load_evaluation(run.directory)
+        if evaluation is None:
+            raise ApiError(404, f"run {name!r} has not been evaluated yet: python -m chapter5.evaluate "
+                                f"--logdir={self.models.logdir} --run_name={name}")
+        return run, evaluation
+
+    def test_set(self, evaluation: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The evaluated test set's pictures, read once per data set (the two most recent are kept)."""
+        key = (evaluation["dataset"], evaluation["data_dir"])
+        with self._test_lock:
+            if key not in self._test_sets:
+                try:
+                    self._test_sets[key] = datasets.test_pictures(*key)
+                except DlfundError as e:
+                    raise ApiError(409, f"the test set of this evaluation cannot be read: {e.problem}") from None
+                while len(self._test_sets) > 2:
+                    self._test_sets.popitem(last=False)
+            images, labels = self._test_sets[key]
+        if len(images) != len(evaluation["truth"]):
+            raise ApiError(409, f"the evaluation has {len(evaluation['truth'])} test pictures, {key[1]} now holds "
+                                f"{len(images)}: evaluate the run again")
+        return images, labels
+
     @staticmethod
-    def picture(request: Request, loaded: Loaded) -> np.ndarray:
+    def picture(request: Request, loaded: Loaded, trace: dict | None = None) -> np.ndarray:
         """The request's body, a picture file's bytes, as the network's input (400 if it is not one)."""
         try:
             return pictures.prepare_picture(request.get_data(cache=False), "the picture sent", loaded.graph.spec,
-                                            loaded.whitened)
+                                            loaded.whitened, trace)
         except DataError as e:
             raise ApiError(400, str(e)) from None
 
@@ -402,6 +494,48 @@ def _step(request: Request) -> int | None:
     if not value.isdigit():
         raise ApiError(400, f"checkpoint={value!r}: give a checkpoint's global step, a whole number")
     return int(value)
+
+
+def _index(request: Request, name: str, size: int, default: int | None = None) -> int:
+    """The whole number given as ``name``, from 0 to ``size`` - 1 (400 otherwise)."""
+    value = request.args.get(name, "")
+    if not value and default is not None:
+        return default
+    if not value.isdigit() or int(value) >= size:
+        raise ApiError(400, f"{name}={value!r}: give a whole number from 0 to {size - 1}")
+    return int(value)
+
+
+def png(image: np.ndarray) -> bytes:
+    """A uint8 picture [h, w] or [h, w, 3] as a PNG file's bytes."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+#: Longest side of the pictures of the preparation strip (:func:`preparation`).
+STRIP_SIDE = 64
+
+
+def preparation(trace: dict) -> dict | None:
+    """What :func:`dlfund.digits.mnist_like` did with the picture, for the page's strip: the ink map with the ink's
+    box, the crop, the strokes at MNIST's width, the fit into 20x20; and where the 28x28 input lies in the picture
+    (``frame``: origin row and column, picture pixels per input pixel down and across). None for a CIFAR
+    network's input, or a picture that was MNIST's input as it stood (nothing was done)."""
+    if "fitted" not in trace:
+        return None
+    steps = []
+    for name in ("ink", "crop", "strokes", "fitted"):
+        x = np.asarray(trace[name], np.float32)
+        scale = min(1.0, STRIP_SIDE / max(x.shape))
+        small = digits.area_resize(x, max(1, round(x.shape[0] * scale)), max(1, round(x.shape[1] * scale)))
+        step = {"name": name, **encoded(np.clip(small, 0.0, 1.0), signed=False)}
+        if name == "ink":
+            step["box"] = [round(v * scale, 2) for v in trace["box"]]
+        steps.append(step)
+    return {"steps": steps, "frame": [float(v) for v in trace["frame"]]}
 
 
 def _class(request: Request, name: str, loaded: Loaded) -> int | None:

@@ -46,3 +46,30 @@ def class_names(dataset: str) -> list:
 
     source = mnist.SOURCES.get(dataset, mnist.MNIST)
     return list(source.class_names)
+
+
+def test_pictures(dataset: str, data_dir: str) -> tuple[np.ndarray, np.ndarray]:
+    """The test set as the pictures it was made from, in file order: what a reader would save as files.
+
+    Args:
+        dataset: ``mnist``, ``fashion_mnist``, ``mnist_sample`` or ``cifar10``.
+        data_dir: the directory the data set's files were read from (:attr:`Datasets.data_dir`).
+
+    Returns:
+        (uint8 images [n, 28, 28] or CIFAR-10's [n, 32, 32, 3], int64 labels [n]).
+
+    Raises:
+        DataError, DataUnavailable: the files are not there or are malformed (nothing is downloaded).
+    """
+    if dataset == "cifar10":
+        import os
+
+        from dlfund.data import cifar10
+
+        images, labels = cifar10.read_cifar10_file(os.path.join(data_dir, cifar10.TEST_FILES[0]))
+        return images, labels.astype(np.int64)
+    from dlfund.data import mnist
+
+    test = mnist.read_data_sets(data_dir, one_hot=False, dataset=dataset, validation_size=0, shuffle=False,
+                                download_missing=False).test
+    return (test.images.reshape(-1, 28, 28) * 255).round().astype(np.uint8), test.label_ids
