@@ -1,6 +1,7 @@
 r"""Measures the drawing page's speed: one answer in the server and in the browser, four clients at once, memory.
 
     python scripts/bench_draw.py logs [--run=quickstart] [--seconds=60] [--answers=5000]
+    python scripts/bench_draw.py logs --only=explain [--requests=200]
 
 On the run's newest checkpoint (``mnist_conv`` for the quickstart), with drawings of MNIST test digits sent as
 the page's canvas sends them (280x280 PNG, white on black):
@@ -11,7 +12,10 @@ the page's canvas sends them (280x280 PNG, white on black):
   measures it, for 50 digits drawn with real pointer strokes, and the time the page then takes to draw the
   answer (needs chromium, chromium-driver and selenium);
 * four clients drawing at once over HTTP for ``--seconds``: answers, errors, p50 and p95;
-* first, resident memory of the server's process after 100 answers and after ``--answers``.
+* first, resident memory of the server's process after 100 answers and after ``--answers``;
+* the explainers, in the server: ``POST /api/explain`` on a random unit of a random layer, and
+  ``POST /api/attribution`` by each method, ``--requests`` each after warm-up; then ``/api/read`` while
+  another thread asks for occlusion maps without pause (does the page go on answering drawings?).
 
 docs/performance.md reports its output.
 """
@@ -69,6 +73,50 @@ def in_server(app: App, run: str, pictures: list, n: int = 500) -> list:
             times.append((time.perf_counter() - started) * 1e3)
         assert response.status_code == 200, response.get_data(as_text=True)
     return times
+
+
+def explainers(app: App, run: str, pictures: list, n: int = 200) -> None:
+    """Prints p50 and p95 of each explainer inside the WSGI app, and of a drawing's answer beside occlusion."""
+    from werkzeug.test import Client
+
+    from dlfund import explain
+
+    client, rng = Client(app), np.random.default_rng(0)
+    layers = client.post(f"/api/read?run={run}", data=pictures[0]).get_json()["layers"]
+
+    def timed(url: str, count: int) -> list:
+        times = []
+        for i in range(count + 10):
+            started = time.perf_counter()
+            response = client.post(url(i) if callable(url) else url, data=pictures[i % len(pictures)])
+            if i >= 10:
+                times.append((time.perf_counter() - started) * 1e3)
+            assert response.status_code == 200, response.get_data(as_text=True)
+        return times
+
+    def unit_url(i: int) -> str:
+        layer = layers[int(rng.integers(len(layers)))]
+        unit = ",".join(str(int(rng.integers(d))) for d in layer["shape"])
+        return f"/api/explain?run={run}&layer={layer['name']}&unit={unit}"
+
+    print(f"unit inspector (a random unit of a random layer): {percentiles(timed(unit_url, n))}")
+    for method in explain.METHODS:
+        print(f"attribution {method}: {percentiles(timed(f'/api/attribution?run={run}&method={method}', n))}")
+    stop = threading.Event()
+
+    def occlusions() -> None:
+        busy = Client(app)
+        while not stop.is_set():
+            busy.post(f"/api/attribution?run={run}&method=occlusion", data=pictures[1])
+
+    thread = threading.Thread(target=occlusions)
+    thread.start()
+    try:
+        print(f"a drawing's answer while occlusion maps are computed without pause: "
+              f"{percentiles(timed(f'/api/read?run={run}', n))}")
+    finally:
+        stop.set()
+        thread.join()
 
 
 def in_browser(url: str, n: int = 50) -> tuple | str:
@@ -140,6 +188,8 @@ def main() -> None:
     parser.add_argument("--run", default="quickstart")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--answers", type=int, default=5000)
+    parser.add_argument("--requests", type=int, default=200, help="requests per explainer")
+    parser.add_argument("--only", default="", choices=["", "explain"], help="explain: the explainers only")
     args = parser.parse_args()
     pictures = drawings(100)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request, as chapter5.draw
@@ -148,6 +198,11 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.socket.getsockname()[1]}/"
     print(f"run {args.run} in {args.logdir}; {os.cpu_count()} cores")
+    if args.only == "explain":
+        explainers(app, args.run, pictures, args.requests)
+        server.shutdown()
+        app.models.close()
+        return
     from werkzeug.test import Client
     client = Client(app)
     for answers in range(1, args.answers + 1):
@@ -167,6 +222,7 @@ def main() -> None:
     times, errors = clients(url, args.run, pictures, args.seconds)
     print(f"4 clients for {args.seconds:.0f} s: {len(times)} answers, {len(errors)} errors, {percentiles(times)}"
           + (f"; first error: {errors[0]}" if errors else ""))
+    explainers(app, args.run, pictures, args.requests)
     server.shutdown()
     app.models.close()
 

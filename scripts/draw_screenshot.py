@@ -23,6 +23,13 @@ THREE = [[(-55, -85), (-10, -100), (40, -85), (45, -45), (0, -10)], [(0, -10), (
                                                                         (-55, 80)]]
 
 
+#: (row, column, map) of the largest value of a layer [h, w, c] in the answer the page shows.
+MOST_ACTIVE = """const layer = state.lastAnswer.layers.find((l) => l.name === arguments[0]);
+const v = Uint8Array.from(atob(layer.data), (c) => c.charCodeAt(0)), [h, w, c] = layer.shape;
+let best = 0; for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+return [Math.floor(best / (w * c)), Math.floor(best / c) % w, best % c];"""
+
+
 def main() -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -63,9 +70,12 @@ def main() -> None:
             Select(driver.find_element("id", "method")).select_by_value(args.overlay)
             WebDriverWait(driver, 60).until(lambda d: d.find_element("id", "why").get_attribute("data-method")
                                             == args.overlay)
-        if args.inspect:
-            maps = driver.find_elements("css selector", f'#layers .layer[data-layer="{args.inspect}"] canvas')
-            ActionChains(driver).move_to_element(maps[min(5, len(maps) - 1)]).click().perform()
+        if args.inspect:  # the layer's most active unit (in the page's own answer), clicked where it is drawn
+            h, w, k = driver.execute_script(MOST_ACTIVE, args.inspect)
+            target = driver.find_elements("css selector", f'#layers .layer[data-layer="{args.inspect}"] canvas')[k]
+            ActionChains(driver).move_to_element_with_offset(
+                target, ((w + 0.5) / target.get_property("width") - 0.5) * target.size["width"],
+                ((h + 0.5) / target.get_property("height") - 0.5) * target.size["height"]).click().perform()
             WebDriverWait(driver, 60).until(lambda d: d.find_element("id", "inspector").get_attribute("data-layer")
                                             == args.inspect)
         driver.save_screenshot(args.output)
