@@ -16,9 +16,11 @@ setup(
         "chapter5": ["flags/*.cfg", "notebooks/*.ipynb", "notebooks/ko/*.ipynb", "notebooks/ko/*.toml",
                      "draw/static/*"],
     },
+    # TensorBoard's "draw" tab: the drawing page (python -m chapter5.draw) inside TensorBoard.
+    entry_points={"tensorboard_plugins": ["draw = chapter5.draw.plugin:DrawPlugin"]},
     install_requires=[
         "tensorflow>=2.16,<3",  # everything rests on tf.compat.v1
-        "tensorboard",
+        "tensorboard>=2.21",  # finds the draw tab's entry point with importlib.metadata (earlier: pkg_resources)
         "numpy",
         "absl-py",
         "pillow",  # reading a reader's pictures (dlfund.digits): formats, EXIF orientation

@@ -2,8 +2,9 @@
 
 These modules own the command-line flags, signals and everything printed; the
 graphs, data readers and the training loop come from the ``dlfund`` library.
-The programs are ``train``, ``evaluate``, ``predict``, ``export``, ``compare``
-and ``benchmark``; each concern they share has one module:
+The programs are ``train``, ``evaluate``, ``predict``, ``export``, ``compare``,
+``benchmark``, ``draw`` (the drawing page, also a TensorBoard tab) and
+``notebooks`` (executes the notebooks); each concern they share has one module:
 
 * ``flag_defs``: every flag, defined once;
 * ``from_flags``: what the flags build (library arguments, data, a session, a restored model);
@@ -14,7 +15,9 @@ and ``benchmark``; each concern they share has one module:
 
 Importing this package imports TensorFlow quietly first (:func:`quiet_tensorflow`),
 so that the programs print the book's lines and not TensorFlow's start-up
-noise, whatever the order of the imports in the program modules.
+noise, whatever the order of the imports in the program modules. (TensorBoard,
+which loads the ``draw`` tab from ``chapter5.draw.plugin``, has imported
+TensorFlow itself by then: its ``main_lib.global_init`` reads ``tf.__version__``.)
 
 When a program starts (``python -m chapter5.<program>``), this package's first
 statement holds SIGINT and SIGTERM back (blocks them): a Ctrl-C while TensorFlow

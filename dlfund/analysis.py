@@ -188,6 +188,7 @@ def save_evaluation(eval_dir: str, step: int, dataset: str, data_dir: str, truth
     Returns:
         The file's path.
     """
+    os.makedirs(eval_dir, exist_ok=True)
     path = os.path.join(eval_dir, EVALUATION_FILE)
     record = {"checkpoint": int(step), "dataset": dataset, "data_dir": os.path.abspath(data_dir),
               "matrix": confusion_matrix(truth, predicted).tolist(),

@@ -294,3 +294,60 @@ def test_a_network_in_use_is_not_closed_when_another_pushes_it_out_of_the_cache(
 def test_json_answers_are_plain_json(shared_client, test_digits):
     response = read(shared_client, canvas_png(test_digits.images[0]))
     assert response.mimetype == "application/json" and json.loads(response.data)["answer_name"] in "0123456789"
+
+
+@pytest.mark.parametrize("method, url", [
+    ("get", "/"), ("get", "/static/draw.js"), ("get", "/api/runs"), ("post", "/api/read?run=quickstart"),
+    ("get", "/api/weights?run=quickstart"), ("post", "/api/explain?run=quickstart&layer=fc&unit=3"),
+    ("post", "/api/attribution?run=quickstart&method=saliency"), ("get", "/api/evaluation?run=quickstart"),
+    ("get", "/api/nothing"), ("get", "/api/read?run=quickstart"), ("post", "/api/read?run=nosuchrun"),
+], ids=lambda v: v if v in ("get", "post") else v.split("?")[0])
+def test_every_response_carries_nosniff_and_the_content_security_policy(shared_client, test_digits, method, url):
+    response = getattr(shared_client, method)(url, data=canvas_png(test_digits.images[0]))
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Security-Policy"] == "default-src 'self'; img-src 'self' data: blob:"
+    if response.status_code == 405:
+        assert response.headers["Allow"] == "POST"
+
+
+def test_the_explainers_answer_through_the_api(shared_client, test_digits):
+    body = canvas_png(test_digits.images[4])
+    read_answer = read(shared_client, body).get_json()
+    unit = shared_client.post("/api/explain?run=quickstart&layer=conv_2&unit=6,7,12", data=body).get_json()
+    assert unit["layer"] == "conv_2" and unit["unit"] == [6, 7, 12] and unit["kind"] == "conv"
+    assert [p["step"] for p in unit["parts"]] == ["channels", "bias", "activation"]
+    assert unit["parts"][-1]["value"] == pytest.approx(unit["value"], rel=1e-4, abs=1e-5)
+    layer = next(x for x in read_answer["layers"] if x["name"] == "conv_2")  # the map the page shows, as bytes
+    shown = np.frombuffer(__import__("base64").b64decode(layer["data"]), np.uint8).reshape(layer["shape"])[6, 7, 12]
+    assert abs(layer["min"] + shown / 255 * (layer["max"] - layer["min"]) - unit["value"]) <= \
+        (layer["max"] - layer["min"]) / 255
+    ig = shared_client.post("/api/attribution?run=quickstart&method=integrated_gradients&target=4&contrast=9",
+                            data=body).get_json()
+    assert (ig["target"], ig["contrast"]) == (4, 9) and np.shape(ig["map"]) == (28, 28)
+    rise = (ig["logits"][4] - ig["logits"][9]) - (ig["baseline_logits"][4] - ig["baseline_logits"][9])
+    assert np.sum(ig["map"]) == pytest.approx(rise, rel=0.02)
+    answered = shared_client.post("/api/attribution?run=quickstart&method=grad_cam", data=body).get_json()
+    assert answered["target"] == read_answer["answer"] and np.shape(answered["layer_map"]) == (14, 14)
+    by_name = shared_client.post("/api/attribution?run=quickstart&method=saliency&target=7", data=body).get_json()
+    assert by_name["target"] == 7
+
+
+def test_a_run_not_yet_evaluated_names_the_command_and_an_evaluated_one_shows_its_cells(client, logdir, test_digits):
+    shutil.rmtree(logdir / "quickstart" / "eval", ignore_errors=True)
+    missing = client.get("/api/evaluation?run=quickstart")
+    assert missing.status_code == 404 and "python -m chapter5.evaluate" in missing.get_json()["error"]
+    predicted = test_digits.label_ids.copy()
+    predicted[:3] = (predicted[:3] + 1) % 10  # three mistakes
+    analysis.save_evaluation(str(logdir / "quickstart" / "eval"), 70, "mnist_sample", "", test_digits.label_ids,
+                             predicted)
+    matrix = client.get("/api/evaluation?run=quickstart").get_json()
+    assert np.trace(matrix["matrix"]) == len(predicted) - 3 and matrix["checkpoint"] == 70
+    truth = int(test_digits.label_ids[0])
+    cell = client.get(f"/api/evaluation?run=quickstart&true={truth}&predicted={(truth + 1) % 10}").get_json()
+    assert 0 in [e["index"] for e in cell["examples"]] and cell["count"] >= 1
+    picture = client.get("/api/test_picture?run=quickstart&index=0")
+    assert picture.mimetype == "image/png"
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(picture.data))),
+                          (test_digits.images[0].reshape(28, 28) * 255).round().astype(np.uint8))
+    assert client.get("/api/test_picture?run=quickstart&index=1000").status_code == 400
+    assert client.get("/api/evaluation?run=quickstart&true=10&predicted=0").status_code == 400

@@ -257,3 +257,29 @@ def _seven() -> np.ndarray:
         c = 19 - (r - 9) // 2
         x[r, c - 1:c + 2] = 1.0
     return x
+
+
+def test_the_page_works_from_the_keyboard(served, browser, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+
+    url, logdir = served
+    open_page(browser, url)
+    (tmp_path / "digit.png").write_bytes(canvas_png(_seven()))
+    body = browser.find_element("css selector", "body")
+    body.click()
+    for _ in range(12):  # Tab until "Choose a picture" has the focus
+        if browser.switch_to.active_element.get_attribute("id") == "file":
+            break
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+    assert browser.switch_to.active_element.get_attribute("id") == "file"
+    browser.switch_to.active_element.send_keys(str(tmp_path / "digit.png"))  # what choosing a file does
+    page = answered(browser)
+    assert browser.find_element("id", "answer").get_attribute("aria-live") == "polite"
+    proc = run_program("predict", *run_args(logdir / "quickstart"), str(tmp_path / "digit.png"))
+    assert page["answer"] == predicted(proc, tmp_path / "digit.png")[0]
+    first_map = browser.find_element("css selector", '#layers .layer[data-layer="conv_1"] canvas')
+    assert first_map.get_attribute("tabindex") == "0"
+    first_map.send_keys(Keys.ENTER)  # a focused map enlarges with Enter
+    assert browser.find_element("id", "zoom").is_displayed()
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+    assert not browser.find_element("id", "zoom").is_displayed()

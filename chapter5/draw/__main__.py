@@ -27,7 +27,8 @@ from absl import flags
 from werkzeug.serving import get_sockaddr, select_address_family
 
 from chapter5 import _cli, flag_defs
-from chapter5.draw.app import LOCAL_HOSTS, App, server
+from chapter5.draw import LOCAL_HOSTS
+from chapter5.draw.app import App, server
 
 #: Next to TensorBoard's 6006.
 DEFAULT_PORT = 6007

@@ -47,6 +47,7 @@ from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
 
 from chapter5 import from_flags, rundir
+from chapter5.draw import LOCAL_HOSTS
 from dlfund import analysis, checkpoints, digits, explain, pictures
 from dlfund import data as datasets
 from dlfund.errors import CheckpointError, DataError, DlfundError, NoReadableCheckpoint, RunDirError
@@ -57,8 +58,6 @@ STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 #: The largest picture a request may send: the one limit of every picture read (:mod:`dlfund.pictures`).
 MAX_BODY_BYTES = pictures.MAX_PICTURE_BYTES
 
-#: Host names that are this machine.
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 #: Sent with every response, as TensorBoard's server does: no type guessing, and nothing loaded from elsewhere
 #: (the page's script, style and pictures come from this server; drawings and maps are data: or blob: URLs).
@@ -316,6 +315,7 @@ class App:
         self.allowed_hosts, self.max_body_bytes = allowed_hosts, max_body_bytes
         self.urls = Map([
             Rule("/", endpoint="index", methods=["GET"]),
+            Rule("/index.html", endpoint="index", methods=["GET"]),
             Rule("/static/<path:name>", endpoint="static", methods=["GET"]),
             Rule("/api/runs", endpoint="runs", methods=["GET"]),
             Rule("/api/read", endpoint="read", methods=["POST"]),
@@ -358,7 +358,7 @@ class App:
         host = urllib.parse.urlsplit("//" + request.host).hostname or ""
         if host not in self.allowed_hosts:
             raise ApiError(403, f"refused: this server answers requests to {', '.join(self.allowed_hosts)}, "
-                                f"not to {host!r} (start it with --host to open it to the network)")
+                                f"not to {host!r} (start it with --host, or TensorBoard with --bind_all, to open it to the network)")
 
     # --- routes -------------------------------------------------------------------------------------------
 
