@@ -1,11 +1,13 @@
 """Shared test helpers: tiny data sets written into a temp dir, the programs run in this process or, where a
 process boundary is the point, in a subprocess."""
 
+import atexit
 import contextlib
 import importlib
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -45,32 +47,132 @@ def run_args(run_dir) -> list:
     return [f"--logdir={run_dir.parent}", f"--run_name={run_dir.name}"]
 
 
-def lower_priority() -> None:
-    """In a child before it runs: below the test process's priority, so the in-process tests (the suite's
-    critical path) keep a core while the background programs start (their waits are for events, not times)."""
-    os.nice(10)
+# --- Processes of the suite ---------------------------------------------------------------------------------
+# Every process a test starts goes through :data:`CHILDREN`: in a process group of its own (so that ending it ends
+# what it started), with SIGINT's default handler whatever the shell did to pytest's (a shell script's ``&`` or
+# ``nohup`` starts pytest with SIGINT ignored, and a child would inherit that), below the suite's priority, marked
+# in its environment with the session's id (:data:`SUITE_ID`, inherited by its own children). A process started by
+# a test ends with that test; one started by a background scenario or a module's fixture ends with the session, also
+# when pytest stops early (-x, --maxfail, Ctrl-C, a failing fixture). Once the session ends, none is started.
+
+#: The environment variable that marks the suite's processes; a session started by another (a test of the suite
+#: itself) keeps its parent's id, so the parent can find what the nested one left.
+SUITE_MARK = "DLFUND_TEST_SUITE"
+SUITE_ID = os.environ.get(SUITE_MARK) or f"{os.getpid()}-{time.time_ns()}"
+
+#: Started before the program itself (then replaced by it, ``exec``: the same process): SIGINT's default handler
+#: (or ignored, to start a process as a shell script's ``&`` does) and a lower priority, so that the in-process
+#: tests (the suite's critical path) keep a core while the programs start. Done in the child's own Python rather
+#: than ``preexec_fn``, which is unsafe beside the suite's threads.
+_LAUNCH = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.{}); os.nice(10); "
+           "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+
+
+class Children:
+    """The processes the suite started, by owner: a test's node id, or ``"session"``."""
+
+    def __init__(self) -> None:
+        self._procs: list = []
+        self._lock = threading.Lock()
+        self.closed = False
+        self.test: str | None = None  # the test running in the main thread
+
+    def start(self, args: list, owner: str | None = None, sigint_ignored: bool = False, env: dict | None = None,
+              **popen) -> subprocess.Popen:
+        """Starts ``python args...`` (``args`` after the interpreter: ``["-m", module, ...]`` or a script).
+
+        Args:
+            args: the interpreter's arguments.
+            owner: who ends it; by default the test running in the main thread, or the session for a thread.
+            sigint_ignored: start it with SIGINT ignored, as ``&`` in a shell script does (default: Python's own
+                handler).
+            env: its environment (default :func:`program_env`).
+            popen: more arguments of ``subprocess.Popen`` (cwd, stdout, ...).
+        """
+        if owner is None:
+            in_test = threading.current_thread() is threading.main_thread() and self.test
+            owner = self.test if in_test else "session"
+        with self._lock:
+            if self.closed:
+                raise RuntimeError("the test session is ending: no new process is started")
+            launch = _LAUNCH.format("SIG_IGN" if sigint_ignored else "SIG_DFL")
+            proc = subprocess.Popen([sys.executable, "-c", launch, *args], env=env or program_env(),
+                                    start_new_session=True, **popen)
+            self._procs.append((proc, owner))
+        return proc
+
+    def end(self, owner: str | None = None) -> list:
+        """Ends (SIGKILL to its process group) every process of ``owner`` (None: all) still running; returns
+        them."""
+        with self._lock:
+            chosen = [p for p, o in self._procs if owner is None or o == owner]
+            self._procs = [(p, o) for p, o in self._procs if not (owner is None or o == owner)]
+        ended = []
+        for proc in chosen:
+            if proc.poll() is None:
+                ended.append(proc)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)  # its group: also what it started, even after it ended itself
+            proc.wait()
+        return ended
+
+    def close(self) -> None:
+        """No more processes; ends them all."""
+        with self._lock:
+            self.closed = True
+        self.end()
+
+
+CHILDREN = Children()
+atexit.register(CHILDREN.close)  # a last net: pytest's own end calls it first (pytest_sessionfinish)
 
 
 def program_env() -> dict:
     env = dict(os.environ)
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the program quiets TensorFlow itself, as for a reader
+    env[SUITE_MARK] = SUITE_ID
     return env
 
 
-def run_module(module: str, *args: str, cwd: str = REPO, timeout: float = 600) -> Ran:
+def finish(proc: subprocess.Popen, what: str, timeout: float = 1200) -> tuple:
+    """(exit code, stdout, stderr) of ``proc`` once it ends; past ``timeout`` its group is killed and the test fails
+    saying so (the limit is for a machine ten times slower than the developers'; nothing waits for it otherwise)."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"{what} did not end within {timeout:.0f} s and was killed; it printed: "
+                             f"{(out or '')[-1000:]}{(err or '')[-1000:]}") from None
+    return proc.returncode, out, err
+
+
+def run_module(module: str, *args: str, cwd: str = REPO, timeout: float = 1200) -> Ran:
     """Runs ``python -m module args`` in a new process (only where the process boundary is what is tested)."""
-    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=program_env(), capture_output=True,
-                          text=True, timeout=timeout, preexec_fn=lower_priority)
-    return Ran(proc.returncode, proc.stdout, proc.stderr)
+    proc = CHILDREN.start(["-m", module, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return Ran(*finish(proc, f"python -m {module}", timeout))
 
 
-def start_module(module: str, *args: str, cwd: str = REPO) -> subprocess.Popen:
-    """Starts ``python -m module args`` in a new process, its output piped."""
-    return subprocess.Popen([sys.executable, "-m", module, *args], cwd=cwd, env=program_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=lower_priority)
+def start_module(module: str, *args: str, cwd: str = REPO, owner: str | None = None) -> subprocess.Popen:
+    """Starts ``python -m module args`` in a new process, its output piped (see :class:`Children`)."""
+    return CHILDREN.start(["-m", module, *args], owner=owner, cwd=cwd, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
 
 
-def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen, what: str, timeout: float = 300.0) -> None:
+@pytest.fixture(autouse=True)
+def _processes_end_with_their_test(request):
+    CHILDREN.test = request.node.nodeid
+    yield
+    CHILDREN.test = None
+    CHILDREN.end(request.node.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    CHILDREN.close()
+
+
+def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen, what: str, timeout: float = 1200.0) -> None:
     """Waits until ``predicate()`` holds; fails if ``proc`` ends first or nothing happens within ``timeout``."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -119,7 +221,7 @@ class Background:
         except BaseException as e:  # handed to the test that asks for it
             self.results[name] = (False, e)
 
-    def result(self, name: str, timeout: float = 900):
+    def result(self, name: str, timeout: float = 2400):
         if name not in self.threads:
             raise AssertionError(f"background scenario {name} was never started")
         self.threads[name].join(timeout)

@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from conftest import program_env, run_args, run_program
+from conftest import CHILDREN, run_args, run_program
 from test_draw import canvas_png, linked_copy, png
 from test_draw_browser import CHROMEDRIVER, answered, draw, predicted, wait
 from werkzeug.test import Client
@@ -61,7 +61,8 @@ def test_the_tab_answers_under_tensorboards_prefix_as_the_page_does(tab_client, 
     index = tab_client.get(f"{plugin.PREFIX}/index.html")
     assert index.status_code == 200 and b'src="static/draw.js"' in index.data  # relative: found under the prefix
     module = tab_client.get(f"{plugin.PREFIX}/static/index.js")
-    assert module.status_code == 200 and module.mimetype == "text/javascript" and b"export function render" in module.data
+    assert module.status_code == 200 and module.mimetype == "text/javascript"
+    assert b"export function render" in module.data
     page.application.models.close()
 
 
@@ -112,11 +113,10 @@ def tensorboard(logdir):
     """``tensorboard --logdir=... --port=0`` with the installed entry point, in a process group of its own that ends
     with the module (also when the suite stops early)."""
     command = [os.path.join(os.path.dirname(sys.executable), "tensorboard"), f"--logdir={logdir}", "--port=0"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=program_env(),
-                            start_new_session=True)
+    proc = CHILDREN.start(command, owner="session", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         port, end, seen = None, time.monotonic() + 300, []
-        while port is None and time.monotonic() < end:
+        while port is None and time.monotonic() < end:  # (a slow machine: TensorFlow's import alone takes 10 s)
             line = proc.stdout.readline()
             seen.append(line)
             found = re.search(r"TensorBoard \S+ at http://[^:]+:(\d+)/", line)
@@ -126,7 +126,7 @@ def tensorboard(logdir):
         assert port, f"tensorboard did not start in 300 s: {''.join(seen)[-2000:]}"
         yield f"http://127.0.0.1:{port}/"
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # its process group (conftest.Children)
         proc.wait()
 
 

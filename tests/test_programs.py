@@ -17,15 +17,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from absl import flags
-from conftest import REPO, scenario, start_module, write_cifar
+from conftest import REPO, finish, scenario, start_module, write_cifar
 from test_train import event_tags
 
 from chapter5 import _cli
 
 
-def _finish(proc: subprocess.Popen, timeout: float = 600):
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err
+def _finish(proc: subprocess.Popen):
+    return finish(proc, " ".join(proc.args[3:5]))
 
 
 @scenario
@@ -63,9 +62,9 @@ def _serve_and_stop(workdir):
         request = urllib.request.Request(url + "api/read?run=quickstart", data=(workdir / "one.png").read_bytes())
         answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    return proc.returncode, first + out, err, page, runs, answer
+        proc.send_signal(signal.SIGINT)  # its SIGINT handler is Python's, whatever pytest's is (conftest.Children)
+        code, out, err = finish(proc, "python -m chapter5.draw after Ctrl-C", timeout=300)
+    return code, first + out, err, page, runs, answer
 
 
 @pytest.mark.background("reader_session")

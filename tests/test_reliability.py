@@ -347,6 +347,18 @@ def _maps(pid):
         return ""
 
 
+@pytest.fixture(autouse=True)
+def _sigint_as_python_sets_it():
+    """The tests below send SIGINT to this process and check the handlers: each starts from the handler Python
+    installs, whatever the shell that started pytest did (``&`` in a script, ``nohup``: SIGINT ignored), and the
+    handler pytest had is put back after it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @contextlib.contextmanager
 def _held_back_sigint():
     """SIGINT held back (blocked) as a program's first line holds it, and one sent meanwhile; cleared after."""

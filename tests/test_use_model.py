@@ -6,13 +6,12 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import zlib
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO, lower_priority, program_env, run_args, run_program
+from conftest import CHILDREN, REPO, Ran, finish, run_args, run_program
 
 from dlfund import digits
 from dlfund.data import mnist
@@ -325,10 +324,10 @@ def exported(sample_run, background, tmp_path_factory):
             for fmt, name in EXPORTED.items()}
 
     def reload(workdir):
-        command = [sys.executable, os.path.join(REPO, "tests", "reload_exports.py"),
-                   *(f"--{fmt}={out / name}" for fmt, name in EXPORTED.items())]
-        return subprocess.run(command, cwd=str(workdir), env=program_env(), capture_output=True, text=True,
-                              timeout=600, preexec_fn=lower_priority)
+        proc = CHILDREN.start([os.path.join(REPO, "tests", "reload_exports.py"),
+                               *(f"--{fmt}={out / name}" for fmt, name in EXPORTED.items())],
+                              cwd=str(workdir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return Ran(*finish(proc, "tests/reload_exports.py"))
 
     background.start("reload_exports", reload)
     return out, runs

@@ -358,7 +358,8 @@ class App:
         host = urllib.parse.urlsplit("//" + request.host).hostname or ""
         if host not in self.allowed_hosts:
             raise ApiError(403, f"refused: this server answers requests to {', '.join(self.allowed_hosts)}, "
-                                f"not to {host!r} (start it with --host, or TensorBoard with --bind_all, to open it to the network)")
+                                f"not to {host!r} (start it with --host, or TensorBoard with --bind_all, to open it "
+                                "to the network)")
 
     # --- routes -------------------------------------------------------------------------------------------
 

@@ -1,0 +1,104 @@
+"""The suite itself: it passes when pytest starts with SIGINT ignored (a shell script's ``&``, ``nohup``), and a
+session stopped midway leaves no process of its own running. Each case runs a small pytest session of the project's
+own tests that start children, in a process of its own, its processes marked by their environment."""
+
+import pathlib
+import signal
+import subprocess
+import time
+
+import pytest
+from conftest import CHILDREN, REPO, SUITE_ID, SUITE_MARK, finish, program_env, scenario
+
+
+def marked(mark: str) -> list:
+    """Pids of the processes whose environment carries ``SUITE_MARK=mark``."""
+    found, needle = [], f"{SUITE_MARK}={mark}".encode() + b"\0"
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in environ and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def command(pid: int) -> str:
+    try:
+        return pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def nested_session(workdir, name: str, tests: list, sigint_ignored: bool) -> tuple[subprocess.Popen, str]:
+    """``python -m pytest TESTS`` in a process of its own, its processes marked with an id of their own."""
+    mark = f"{SUITE_ID}-{name}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {**program_env(), SUITE_MARK: mark}
+    proc = CHILDREN.start(["-m", "pytest", "-p", "no:cacheprovider", f"--basetemp={workdir / 'tmp'}", *tests],
+                          sigint_ignored=sigint_ignored, env=env, cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    return proc, mark
+
+
+@scenario
+def nested_sessions(workdir):
+    # 1. SIGINT ignored in pytest's process: the tests that send SIGINT to a child, and the one that checks this
+    #    process's handlers, pass.
+    proc, mark = nested_session(workdir / "ignored", "ignored", [
+        "tests/test_reliability.py::test_ctrl_c_while_tensorflow_loads_ends_with_one_line_and_exit_130",
+        "tests/test_reliability.py::test_signals_during_training_stop_it_and_after_it_interrupt_at_once"],
+        sigint_ignored=True)
+    ignored = finish(proc, "the nested session with SIGINT ignored")
+    left_after_pass = marked(mark)
+    # 2. Stopped by Ctrl-C (SIGINT to pytest) while a module's TensorBoard (which writes nothing once it serves, so
+    #    nothing but the suite would end it) and a background session's programs run: none is left a moment later.
+    proc, mark = nested_session(workdir / "stopped", "stopped", [
+        "tests/test_draw_plugin.py::test_tensorboard_lists_the_tab_and_serves_its_api",
+        "tests/test_programs.py::test_draw_command_serves_the_page_and_stops_on_ctrl_c"], sigint_ignored=False)
+    end = time.monotonic() + 1200
+    while time.monotonic() < end and proc.poll() is None and not any(
+            "bin/tensorboard" in command(p) for p in marked(mark) if p != proc.pid):
+        time.sleep(0.2)  # until the session has started its TensorBoard
+    running = [command(p) for p in marked(mark) if p != proc.pid]
+    proc.send_signal(signal.SIGINT)
+    stopped = finish(proc, "the nested session after Ctrl-C")
+    end = time.monotonic() + 3
+    while marked(mark) and time.monotonic() < end:
+        time.sleep(0.1)
+    return ignored, left_after_pass, running, stopped, [command(p) for p in marked(mark)]
+
+
+@pytest.mark.background("nested_sessions")
+def test_the_suite_passes_with_sigint_ignored_and_a_stopped_session_leaves_nothing_running(background):
+    ignored, left_after_pass, running, stopped, left_after_stop = background.result("nested_sessions")
+    code, out, _ = ignored
+    assert code == 0 and "2 passed" in out, out[-3000:]
+    assert left_after_pass == []
+    assert any("bin/tensorboard" in c for c in running) and any("chapter5.train" in c for c in running), running
+    code, out, _ = stopped
+    assert code == 2 and "KeyboardInterrupt" in out, out[-3000:]  # pytest's exit code for an interrupted session
+    assert left_after_stop == [], f"left running after Ctrl-C: {left_after_stop}"
+
+
+def test_a_process_a_test_starts_ends_with_the_test(request):
+    proc = CHILDREN.start(["-c", "import time; time.sleep(600)"])
+    assert proc.poll() is None
+    CHILDREN.end(request.node.nodeid)  # what the suite does when a test ends, however it ended
+    assert proc.poll() == -signal.SIGKILL and proc.pid not in marked(SUITE_ID)
+
+
+def test_a_child_gets_pythons_sigint_handler_and_a_process_group_of_its_own_even_when_pytest_ignores_sigint():
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc = CHILDREN.start(["-c", "import os, signal; print(signal.getsignal(signal.SIGINT) is "
+                                     "signal.default_int_handler, os.getpgrp() == os.getpid())"],
+                              stdout=subprocess.PIPE, text=True)
+        code, out, _ = finish(proc, "a child printing its handler", timeout=300)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert code == 0 and out.split() == ["True", "True"]
