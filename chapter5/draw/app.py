@@ -193,6 +193,7 @@ class Models:
             fv = run.flags
             listed.append({"name": name, "model": fv.model, "dataset": fv.dataset,
                            "classes": datasets.class_names(fv.dataset),
+                           "classes_ko": datasets.class_names(fv.dataset, "ko"),
                            "drawing": pictures.reads_digits(get_model(fv.model)),
                            "checkpoints": [checkpoints.checkpoint_step(p)
                                            for p in checkpoints.complete(run.directory)][::-1]})

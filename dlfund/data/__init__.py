@@ -35,9 +35,19 @@ def batches(images: np.ndarray, labels: np.ndarray, batch_size: int):
         yield images[start:start + batch_size], labels[start:start + batch_size]
 
 
-def class_names(dataset: str) -> list:
+#: The class names in Korean, for a page shown in Korean (the API and the programs keep the English names).
+KOREAN_CLASS_NAMES = {
+    "fashion_mnist": ("티셔츠/상의", "바지", "풀오버", "드레스", "코트", "샌들", "셔츠", "운동화", "가방", "앵클 부츠"),
+    "cifar10": ("비행기", "자동차", "새", "고양이", "사슴", "개", "개구리", "말", "배", "트럭"),
+}
+
+
+def class_names(dataset: str, language: str = "en") -> list:
     """The ten class names of a data set (the ``--dataset`` names): MNIST's digits ``"0"``..``"9"``,
-    Fashion-MNIST's clothes, CIFAR-10's objects, as the data set's readers name them."""
+    Fashion-MNIST's clothes, CIFAR-10's objects, as the data set's readers name them; with ``language="ko"``,
+    in Korean (:data:`KOREAN_CLASS_NAMES`; digits stay digits)."""
+    if language == "ko" and dataset in KOREAN_CLASS_NAMES:
+        return list(KOREAN_CLASS_NAMES[dataset])
     if dataset == "cifar10":
         from dlfund.data import cifar10
 
