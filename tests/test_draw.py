@@ -4,6 +4,7 @@ bad input, and the page itself in a real browser (headless Chromium over WebDriv
 import io
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -351,3 +352,20 @@ def test_a_run_not_yet_evaluated_names_the_command_and_an_evaluated_one_shows_it
                           (test_digits.images[0].reshape(28, 28) * 255).round().astype(np.uint8))
     assert client.get("/api/test_picture?run=quickstart&index=1000").status_code == 400
     assert client.get("/api/evaluation?run=quickstart&true=10&predicted=0").status_code == 400
+
+
+def test_a_korean_page_gets_its_error_lines_in_korean(shared_client, test_digits):
+    blank = png(np.zeros((280, 280, 3), np.uint8))
+    english = read(shared_client, blank).get_json()["error"]
+    korean = shared_client.post("/api/read?run=quickstart", data=blank, headers={"Accept-Language": "ko"})
+    assert english == "the picture sent: no digit found: the image is blank"
+    assert korean.status_code == 400
+    assert korean.get_json()["error"] == "보낸 그림: 숫자를 찾지 못했습니다. 빈 그림입니다"
+    for url in ("/api/read?run=nosuchrun", "/api/explain?run=quickstart&layer=conv_9&unit=0,0,0",
+                "/api/attribution?run=quickstart&method=lime", "/api/read?run=quickstart&checkpoint=999999"):
+        line = shared_client.post(url, data=canvas_png(test_digits.images[0]),
+                                  headers={"Accept-Language": "ko"}).get_json()["error"]
+        assert re.search("[\uac00-\ud7a3]", line), (url, line)
+    wrong = shared_client.get("/api/read?run=quickstart", headers={"Accept-Language": "ko"})
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"
+    assert "허용되지 않는" in wrong.get_json()["error"]

@@ -15,8 +15,8 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import run_args, run_program
-from test_draw import canvas_png
+from conftest import run_args, run_program, write_cifar
+from test_draw import canvas_png, png
 
 from dlfund import checkpoints
 
@@ -39,6 +39,12 @@ def served(sample_run, tmp_path_factory):
     evaluated = run_program("evaluate", *run_args(logdir / "quickstart"), "--projector_examples=0",
                             "--misclassified_images=0")  # the page's confusion matrix
     assert evaluated.returncode == 0, evaluated.stderr
+    cifar_dir = tmp_path_factory.mktemp("cifar")
+    write_cifar(str(cifar_dir), per_file=20, test=20)  # a CIFAR-10 run too: its class names on the page
+    trained = run_program("train", "--model=cifar_conv", "--dataset=cifar10", f"--data_dir={cifar_dir}",
+                          f"--logdir={logdir}", "--run_name=tiny_cifar", "--max_steps=2", "--batch_size=20",
+                          "--validation_size=20", "--progress=off", "--summary_images=false", "--eval_examples=20")
+    assert trained.returncode == 0, trained.stderr
     app = App(str(logdir))
     server = draw_server(app, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -283,3 +289,38 @@ def test_the_page_works_from_the_keyboard(served, browser, tmp_path):
     assert browser.find_element("id", "zoom").is_displayed()
     browser.switch_to.active_element.send_keys(Keys.ESCAPE)
     assert not browser.find_element("id", "zoom").is_displayed()
+
+
+def test_the_korean_page_has_korean_titles_labels_errors_and_class_names(served, browser, tmp_path):
+    from selenium.webdriver.support.ui import Select
+
+    from dlfund.data import KOREAN_CLASS_NAMES
+
+    url, _ = served
+    browser.get(url)
+    browser.execute_script("localStorage.setItem('dlfund-lang', 'ko')")
+    try:
+        browser.refresh()
+        wait(browser, lambda d: d.find_element("id", "checkpoint-label").text.startswith("스텝"), "the Korean page")
+        assert browser.title == "dlfund · 숫자 그리기"
+        assert browser.find_element("id", "canvas").get_attribute("aria-label").startswith("그리기 캔버스")
+        assert browser.find_element("css selector", "h1").text == "숫자를 그리면 신경망이 읽는 모습을 봅니다"
+        # An error line from the server, in Korean: a blank picture.
+        (tmp_path / "blank.png").write_bytes(canvas_png(np.zeros(784, np.float32)))
+        browser.find_element("id", "file").send_keys(str(tmp_path / "blank.png"))
+        wait(browser, lambda d: d.find_element("id", "error").text, "the error line")
+        assert browser.find_element("id", "error").text.startswith("보낸 그림: 숫자를 찾지 못했습니다")
+        # The CIFAR-10 run: its classes in Korean in the class picker and in the answer.
+        Select(browser.find_element("id", "run")).select_by_value("tiny_cifar")
+        wait(browser, lambda d: "사물 사진" in d.find_element("id", "notice").text, "the CIFAR run")
+        options = [o.text for o in Select(browser.find_element("id", "target")).options]
+        assert options == ["신경망의 답", *KOREAN_CLASS_NAMES["cifar10"]]
+        photo = np.zeros((40, 40, 3), np.uint8)
+        photo[:, :, 0] = 200
+        (tmp_path / "red.png").write_bytes(png(photo))
+        browser.find_element("id", "file").send_keys(str(tmp_path / "red.png"))
+        wait(browser, lambda d: d.find_element("id", "answer").text in KOREAN_CLASS_NAMES["cifar10"], "a Korean answer")
+        bars = [e.text for e in browser.find_elements("css selector", "#bars .name")]
+        assert bars == list(KOREAN_CLASS_NAMES["cifar10"])
+    finally:
+        browser.execute_script("localStorage.setItem('dlfund-lang', 'en')")

@@ -15,7 +15,8 @@ HANGUL = re.compile("[\uac00-\ud7a3]")
 
 
 def sections(text: str) -> list:
-    """(heading level, body) of each part of a markdown file: the lines before the first heading, then each heading's."""
+    """(heading level, body) of each part of a markdown file: the lines before the first heading, then each
+    heading's."""
     parts, level, body = [], 1, []
     in_code = False
     for line in text.splitlines():
@@ -124,6 +125,6 @@ def test_the_glossary_has_one_korean_term_for_each_english_one():
 
 @pytest.mark.parametrize("where", sorted(korean_texts()))
 def test_no_korean_text_uses_a_form_the_glossary_marks_as_not_used(where):
-    text = korean_texts()[where]
+    text = re.sub(r"\s+", " ", korean_texts()[where])  # a form broken across two lines is still that form
     found = [(english, form) for english, _, avoided in glossary() for form in avoided if form in text]
     assert found == []

@@ -47,7 +47,7 @@ from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
 
 from chapter5 import from_flags, rundir
-from chapter5.draw import LOCAL_HOSTS
+from chapter5.draw import LOCAL_HOSTS, messages
 from dlfund import analysis, checkpoints, digits, explain, pictures
 from dlfund import data as datasets
 from dlfund.errors import CheckpointError, DataError, DlfundError, NoReadableCheckpoint, RunDirError
@@ -349,8 +349,23 @@ class App:
             line = (str(e).splitlines() or [type(e).__name__])[0][:200]
             print(f"error: {request.method} {request.path}: {type(e).__name__}: {line}", file=sys.stderr, flush=True)
             response = json_response({"error": "internal error: the server's terminal says more"}, 500)
+        if response.status_code >= 400 and request.accept_languages.best_match(["en", "ko"]) == "ko":
+            response = self.in_korean(response)
         response.headers.update(SECURITY_HEADERS)
         return response(environ, start_response)
+
+    @staticmethod
+    def in_korean(response: Response) -> Response:
+        """An error answer with its line in Korean (:func:`chapter5.draw.messages.korean`), for a Korean page."""
+        try:
+            line = json.loads(response.get_data())["error"]
+        except (ValueError, KeyError, TypeError):
+            return response
+        korean = json_response({"error": messages.korean(line)}, response.status_code)
+        for name in ("Allow", "ETag"):
+            if name in response.headers:
+                korean.headers[name] = response.headers[name]
+        return korean
 
     def check_host(self, request: Request) -> None:
         """Refuses a request addressed to another host name (a page elsewhere rebinding its DNS to us)."""

@@ -17,7 +17,10 @@ two cannot disagree. The text file pairs each English text with its Korean::
 A comment is translated whole: a trailing comment, or a block of comment
 lines at one indentation (``en`` joins its lines with newlines; ``ko`` may
 have as many lines as it needs). Tool directives (``# noqa``, ``# type:``)
-are left as they are.
+are left as they are. A docstring of a function or class is translated the
+same way, as ``[[docstring]]`` (``en`` the string's value, ``ko`` the value
+it gets in the twin); to the code's tokens a docstring is only a docstring,
+so the twin's code is still the English code.
 
 Building fails, naming the notebook, the cell and the English text, when any
 English text has no Korean (new, or changed since it was translated: the
@@ -58,17 +61,37 @@ class TranslationError(Exception):
 def code_tokens(source: str) -> list:
     """The code of one cell as (token type, text) pairs, comments and blank lines aside.
 
-    Two cells that differ only in their comments, in the lines those take, or
-    in trailing spaces have the same tokens; any change to what Python runs
-    changes them. A cell Python cannot tokenize (an IPython magic) is
-    compared as its lines with ``#`` comments cut off.
+    Two cells that differ only in their comments, their docstrings, in the
+    lines those take, or in trailing spaces have the same tokens; any change to
+    what Python runs changes them. A cell Python cannot tokenize (an IPython
+    magic) is compared as its lines with ``#`` comments cut off.
     """
     try:
-        return [(t.type, t.string) for t in tokenize.generate_tokens(io.StringIO(source).readline)
-                if t.type not in _SKIPPED]
+        docstrings = {(start, col) for start, col, _, _, _ in _docstrings(source)}
+        return [(t.type, "<docstring>" if t.start in docstrings else t.string)
+                for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type not in _SKIPPED]
     except (tokenize.TokenError, SyntaxError, IndentationError):
         lines = (line.split("#", 1)[0].rstrip() for line in source.splitlines())
         return [(0, line) for line in lines if line]
+
+
+def _docstrings(source: str) -> list:
+    """(line, column, end line, end column, value) of each docstring of a function or class in ``source``."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
+            first = node.body[0]
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
+                c = first.value
+                found.append((c.lineno, c.col_offset, c.end_lineno, c.end_col_offset, c.value))
+    return found
 
 
 def code_digest(nb: dict) -> str:
@@ -101,11 +124,18 @@ class Translation:
         path: the ``.toml`` file it was read from.
         markdown: English markdown cell source -> Korean.
         comments: English comment text (without ``#``, lines joined by newlines) -> Korean.
+        docstrings: English docstring value -> Korean.
     """
 
-    def __init__(self, path: str, markdown: dict, comments: dict) -> None:
+    KINDS = ("markdown", "comment", "docstring")
+
+    def __init__(self, path: str, markdown: dict, comments: dict, docstrings: dict | None = None) -> None:
         self.path, self.markdown, self.comments = path, markdown, comments
+        self.docstrings = docstrings or {}
         self.used: set = set()
+
+    def table(self, kind: str) -> dict:
+        return {"markdown": self.markdown, "comment": self.comments, "docstring": self.docstrings}[kind]
 
     @classmethod
     def read(cls, path: str) -> Translation:
@@ -123,7 +153,7 @@ class Translation:
         except tomllib.TOMLDecodeError as e:
             raise TranslationError(f"{path}: not valid TOML ({e})") from None
         tables = {}
-        for kind in ("markdown", "comment"):
+        for kind in cls.KINDS:
             pairs = {}
             for i, entry in enumerate(data.get(kind, []), start=1):
                 if set(entry) != {"en", "ko"} or not all(isinstance(v, str) for v in entry.values()):
@@ -134,18 +164,19 @@ class Translation:
                     raise TranslationError(f"{path}: [[{kind}]] number {i}: its ko has no Korean")
                 pairs[entry["en"]] = entry["ko"]
             tables[kind] = pairs
-        unknown = set(data) - {"markdown", "comment"}
+        unknown = set(data) - set(cls.KINDS)
         if unknown:
-            raise TranslationError(f"{path}: unknown table {sorted(unknown)[0]!r} (only [[markdown]], [[comment]])")
-        return cls(path, tables["markdown"], tables["comment"])
+            raise TranslationError(f"{path}: unknown table {sorted(unknown)[0]!r} (only [[markdown]], [[comment]], "
+                                   "[[docstring]])")
+        return cls(path, tables["markdown"], tables["comment"], tables["docstring"])
 
     def korean(self, kind: str, english: str, where: str) -> str:
-        """The Korean for ``english`` (``kind`` "markdown" or "comment"); ``where`` names it in the error.
+        """The Korean for ``english`` (``kind`` "markdown", "comment" or "docstring"); ``where`` names it in the error.
 
         Raises:
             TranslationError: there is none; the message shows the closest old English text, if any.
         """
-        table = self.markdown if kind == "markdown" else self.comments
+        table = self.table(kind)
         if english in table:
             self.used.add((kind, english))
             return table[english]
@@ -159,8 +190,7 @@ class Translation:
 
     def unused(self) -> list:
         """English texts of the file that no cell asked for."""
-        return [(kind, en) for kind, table in (("markdown", self.markdown), ("comment", self.comments))
-                for en in table if (kind, en) not in self.used]
+        return [(kind, en) for kind in self.KINDS for en in self.table(kind) if (kind, en) not in self.used]
 
 
 def _indent(text: str) -> str:
@@ -201,6 +231,19 @@ def translate_comments(source: str, translation: Translation, where: str) -> str
     return "\n".join(lines)
 
 
+def translate_docstrings(source: str, translation: Translation, where: str) -> str:
+    """``source`` with each docstring of a function or class in Korean (its quotes kept)."""
+    lines = source.split("\n")
+    for start, col, end, end_col, value in sorted(_docstrings(source), reverse=True):
+        literal = "\n".join(lines[start - 1:end])[col:len("\n".join(lines[start - 1:end])) - len(lines[end - 1])
+                                                      + end_col]
+        quote = literal[:3] if literal[:3] in ('"""', "'''") else literal[0]
+        korean = translation.korean("docstring", value, where)
+        replaced = lines[start - 1][:col] + quote + korean + quote + lines[end - 1][end_col:]
+        lines[start - 1:end] = replaced.split("\n")
+    return "\n".join(lines)
+
+
 def korean_twin(english: dict, translation: Translation, name: str) -> dict:
     """The Korean notebook of the executed English notebook ``english`` (nbformat 4 as a dict).
 
@@ -216,7 +259,8 @@ def korean_twin(english: dict, translation: Translation, name: str) -> dict:
         if cell["cell_type"] == "markdown":
             cell["source"] = translation.korean("markdown", _text(cell["source"]), where)
         elif cell["cell_type"] == "code":
-            cell["source"] = translate_comments(_text(cell["source"]), translation, where)
+            cell["source"] = translate_docstrings(translate_comments(_text(cell["source"]), translation, where),
+                                                  translation, where)
     left = translation.unused()
     if left:
         kind, en = left[0]

@@ -64,7 +64,7 @@ const TEXT = {
     title: "숫자를 그리면 신경망이 읽는 모습을 봅니다", run: "실행(run)", checkpoint: "체크포인트", draw: "여기에 그리세요",
     undo: "되돌리기", clear: "지우기", choose: "사진 선택", drop: "…또는 사진 파일을 페이지에 끌어다 놓으세요.",
     sees: "신경망이 보는 입력", layers: "각 층의 활성화",
-    filters: "첫 번째 층의 가중치", footer: "책의 신경망과 여러분의 체크포인트 · 제공:",
+    filters: "첫 층의 가중치", footer: "책의 신경망과 여러분의 체크포인트 · 제공:",
     step: "스텝", latest: "최신", of: "/", maps: "맵", units: "유닛", logits: "로짓",
     answered: (ms) => `${ms} ms 만에 답함 (이 브라우저가 잰 왕복 시간)`,
     newCheckpoint: (step) => `새 체크포인트가 도착했습니다 (스텝 ${step}). 그림을 새 신경망으로 다시 읽었습니다.`,
@@ -198,8 +198,10 @@ document.addEventListener("drop", (e) => { e.preventDefault(); usePicture(e.data
 
 // --- runs and checkpoints -------------------------------------------------------------------------------------------
 // Every URL is relative: the same page is served by python -m chapter5.draw and as TensorBoard's "draw" tab.
+// The server answers errors in the page's language (Accept-Language), whatever the browser's own is.
+const langHeaders = () => ({ "Accept-Language": state.lang });
 async function getJSON(url) {
-  const response = await fetch(url, { cache: "no-store" });
+  const response = await fetch(url, { cache: "no-store", headers: langHeaders() });
   const data = await response.json();
   if (!response.ok) throw Object.assign(new Error(data.error || response.statusText), { status: response.status });
   return data;
@@ -208,7 +210,7 @@ async function loadRuns() {
   let data;
   try {  // the server answers 304 while nothing changed: the listing is only sent again when it did
     const response = await fetch("api/runs", { cache: "no-store", headers: state.runsTag ?
-      { "If-None-Match": state.runsTag } : {} });
+      { "If-None-Match": state.runsTag, ...langHeaders() } : langHeaders() });
     if (response.status === 304) return;
     data = await response.json();
     if (!response.ok) throw new Error(data.error || response.statusText);
@@ -274,7 +276,8 @@ const canvasPng = () => new Promise((resolve) => canvas.toBlob(resolve, "image/p
 const query = (extra) => `run=${encodeURIComponent(state.run)}&checkpoint=${state.lastAnswer ?
   state.lastAnswer.checkpoint : selectedStep()}` + (extra ? "&" + extra : "");
 async function post(url, body) {
-  const response = await fetch(url, { method: "POST", body, headers: { "Content-Type": "application/octet-stream" } });
+  const response = await fetch(url, { method: "POST", body, headers: { "Content-Type": "application/octet-stream",
+    ...langHeaders() } });
   const data = await response.json();
   if (!response.ok) throw Object.assign(new Error(data.error || response.statusText), { status: response.status });
   return data;
@@ -394,10 +397,15 @@ $("zoom").addEventListener("click", (e) => {
 });
 document.addEventListener("keydown", (e) => { if (e.key === "Escape") { $("zoom").hidden = true; closeInspector(); } });
 
+// The class names in the page's language: a Korean page names Fashion-MNIST's and CIFAR-10's classes in Korean.
+function classNames(english) {
+  const run = currentRun();
+  return state.lang === "ko" && run && run.classes_ko ? run.classes_ko : english;
+}
 function render(data, ms) {
   state.lastAnswer = data;
-  const answer = $("answer");
-  answer.textContent = data.answer_name; answer.classList.toggle("long", data.answer_name.length > 2);
+  const answer = $("answer"), names = classNames(data.classes), answerName = names[data.answer];
+  answer.textContent = answerName; answer.classList.toggle("long", answerName.length > 2);
   answer.dataset.answer = data.answer; answer.dataset.checkpoint = data.checkpoint;
   if (ms !== null) { answer.dataset.count = Number(answer.dataset.count) + 1; answer.dataset.ms = ms;
     $("roundtrip").textContent = t("answered", ms); }
@@ -406,7 +414,7 @@ function render(data, ms) {
     const best = i === data.answer ? " best" : "";
     const track = el("span", { className: "track" + best }, el("span", { className: "bar" }));
     track.firstChild.style.width = `${(100 * p).toFixed(1)}%`;
-    rows.push(el("span", { className: "name" + best, textContent: data.classes[i] }), track,
+    rows.push(el("span", { className: "name" + best, textContent: names[i] }), track,
       el("span", { className: "value" + best, textContent: `${(100 * p).toFixed(1)}%` }));
   });
   $("bars").replaceChildren(...rows);
@@ -419,7 +427,7 @@ function render(data, ms) {
   const key = data.layers.map((layer) => `${layer.name}[${layer.shape}]`).join(" ") + ` ${state.lang}`;
   if (key === state.layersKey) {  // the same layers as the answer shown: repaint them
     const boxes = $("layers").querySelectorAll(".maps");
-    data.layers.forEach((layer, i) => mapsOf(layer.name, layer, false, data.classes, boxes[i]));
+    data.layers.forEach((layer, i) => mapsOf(layer.name, layer, false, names, boxes[i]));
     return;
   }
   state.layersKey = key;
@@ -430,7 +438,7 @@ function render(data, ms) {
       el("h3", {}, el("code", { textContent: layer.name }), " ",
         el("span", { textContent: `[${layer.shape.join(" × ")}] · ${kind}` })));
     section.dataset.layer = layer.name;
-    section.append(mapsOf(layer.name, layer, false, data.classes));
+    section.append(mapsOf(layer.name, layer, false, names));
     return section;
   }));
 }
@@ -589,7 +597,7 @@ function renderInspector(data) {
 // --- why this answer: attribution overlays --------------------------------------------------------------------------
 const METHODS = ["none", "saliency", "gradient_x_input", "integrated_gradients", "smoothgrad", "grad_cam", "occlusion"];
 function fillWhyControls() {
-  const run = currentRun(), classes = run ? run.classes : [...Array(10).keys()].map(String);
+  const run = currentRun(), classes = classNames(run ? run.classes : [...Array(10).keys()].map(String));
   const keep = (id) => $(id).value;
   const method = keep("method") || "none", target = keep("target"), contrast = keep("contrast");
   $("method").replaceChildren(...METHODS.map((m) => new Option(t("methods")[m], m)));
@@ -608,7 +616,7 @@ async function explainWhy() {
       $("contrast").value && `contrast=${$("contrast").value}`].filter(Boolean).join("&");
     const data = await post(`api/attribution?${query(extra)}`, state.lastBody);
     state.heat = data;
-    const classes = state.lastAnswer.classes, note = t("methodNotes")[method];
+    const classes = classNames(state.lastAnswer.classes), note = t("methodNotes")[method];
     $("why-note").textContent = (typeof note === "function" ? note(data.layer) : note) + " " +
       t("score", classes[data.target], data.contrast === null ? null : classes[data.contrast]) + ".";
     $("why").dataset.method = method;
@@ -632,6 +640,7 @@ async function loadEvaluation() {
   }
   const total = data.matrix.flat().reduce((a, b) => a + b, 0);
   $("confusion-note").textContent = t("confusionNote", data.checkpoint, total);
+  data.classes = classNames(data.classes);
   const head = el("tr", {}, el("th", { textContent: `${t("trueClass")} \\ ${t("predictedClass")}` }),
     ...data.classes.map((c) => el("th", { textContent: c })));
   const rows = data.matrix.map((row, i) => {
@@ -661,7 +670,8 @@ async function showCell(evaluation, i, j) {
       picture(bytes(ex.image), h, w, channels, 0, 2));
     b.dataset.index = ex.index;
     b.addEventListener("click", async () => {
-      const response = await fetch(`api/test_picture?run=${encodeURIComponent(state.run)}&index=${ex.index}`);
+      const response = await fetch(`api/test_picture?run=${encodeURIComponent(state.run)}&index=${ex.index}`,
+        { headers: langHeaders() });
       if (!response.ok) { show("error", (await response.json()).error); return; }
       state.strokes = []; paint();
       usePicture(new File([await response.blob()], `test picture ${ex.index}.png`, { type: "image/png" }));
