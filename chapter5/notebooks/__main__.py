@@ -5,6 +5,7 @@ r"""Executes the chapter 5 notebooks, each in a fresh kernel, and saves them wit
     python -m chapter5.notebooks --output_dir=DIR       # into DIR, the committed copies left as they are
     python -m chapter5.notebooks --output_dir=DIR --rerun   # and re-run as readers do (CI)
     python -m chapter5.notebooks --noexecute            # only rebuild the Korean twins (after editing ko/*.toml)
+    python -m chapter5.notebooks --twice                # and run each again in a new kernel: the same text? (CI)
 
 Each notebook runs from top to bottom in a new Python kernel (``nbclient``, with
 ``ipykernel``: ``pip install -e ".[notebooks]"``), in this directory, so that its
@@ -18,6 +19,12 @@ more, from the last to the first (a figure cell after a later one, an
 evaluation cell again). A cell that fails then (a closed session, a variable
 a later cell changed) stops it the same way. The saved outputs are those of
 the first, clean run.
+
+``--twice`` then runs each notebook once more, top to bottom in another new
+kernel, and compares the two runs' text outputs cell by cell: a notebook whose
+numbers change between two runs on one machine (a seed not set, an op that is
+not deterministic) stops it, naming the cell and the first line that differs.
+Every notebook switches on TensorFlow's op determinism in its first cell.
 
 Each executed notebook records the digest of its code (``twins.code_digest``),
 and then its Korean twin, ``ko/NAME.ipynb``, is built from it and
@@ -53,6 +60,8 @@ def define_flags(fv: flags.FlagValues) -> None:
                       "twice), then every code cell once more from the last to the first, as readers do.", **d)
     flags.DEFINE_bool("execute", True, "Execute the notebooks; --noexecute only builds the Korean twins from "
                       "the English notebooks as they are.", **d)
+    flags.DEFINE_bool("twice", False, "Run each notebook once more in a new kernel and fail if any cell's text "
+                      "output differs from the first run's.", **d)
     flags.DEFINE_integer("cell_timeout", 600, "Seconds a cell may run before the notebook is stopped as hung.",
                          lower_bound=1, **d)
 
@@ -113,6 +122,36 @@ def execute(path: str, output: str, cell_timeout: int, rerun: bool = False) -> t
     return len(code_cells), figures, seconds
 
 
+def text_outputs(nb) -> list:
+    """(cell number from 1, the cell's printed text and plain-text results) of each code cell of ``nb``."""
+    out = []
+    for number, cell in enumerate(nb["cells"], start=1):
+        if cell["cell_type"] == "code":
+            text = "".join(twins._text(o.get("text", "")) + twins._text(o.get("data", {}).get("text/plain", ""))
+                           for o in cell["outputs"])
+            out.append((number, text))
+    return out
+
+
+def same_text(path: str, first: str, cell_timeout: int, scratch: str) -> None:
+    """Runs ``path`` again into ``scratch`` and compares its text outputs with those of the run saved at ``first``.
+
+    Raises:
+        NotebookFailed: a cell printed something else the second time (its first differing line is named).
+    """
+    import nbformat
+
+    execute(path, scratch, cell_timeout)
+    name = os.path.basename(path)
+    a, b = text_outputs(nbformat.read(first, as_version=4)), text_outputs(nbformat.read(scratch, as_version=4))
+    for (number, once), (_, again) in zip(a, b, strict=True):
+        if once != again:
+            lines = [(x, y) for x, y in zip(once.splitlines() + [""], again.splitlines() + [""], strict=False)
+                     if x != y][0]
+            raise NotebookFailed(f"{name}, cell {number}: a second run printed other text: {lines[0]!r} the "
+                                 f"first time, {lines[1]!r} the second")
+
+
 def _run_cell(client, nb, index: int, where: str, cell_timeout: int) -> None:
     """Runs cell ``index`` of ``nb`` in ``client``'s kernel; a failure is one NotebookFailed naming the cell."""
     import nbclient
@@ -144,6 +183,12 @@ def main(argv: list, fv: flags.FlagValues) -> int:
             cells, figures, seconds = execute(path, output, fv.cell_timeout, fv.rerun)
             total += seconds
             print(f"{os.path.basename(path)}: {cells} code cells, {figures} figures, {seconds:.1f} s", flush=True)
+            if fv.twice:
+                import tempfile
+
+                with tempfile.TemporaryDirectory() as scratch:
+                    same_text(path, output, fv.cell_timeout, os.path.join(scratch, os.path.basename(path)))
+                print("  run again in a new kernel: the same text in every cell", flush=True)
         else:
             output = path
         try:
