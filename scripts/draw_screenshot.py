@@ -30,6 +30,18 @@ let best = 0; for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
 return [Math.floor(best / (w * c)), Math.floor(best / c) % w, best % c];"""
 
 
+def draw_three(driver) -> None:
+    """Draws :data:`THREE` on the page's canvas with real pointer strokes (in the current frame)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    canvas = driver.find_element("id", "canvas")
+    for stroke in THREE:
+        actions = ActionChains(driver, duration=20).move_to_element_with_offset(canvas, *stroke[0]).click_and_hold()
+        for (x0, y0), (x1, y1) in zip(stroke, stroke[1:], strict=False):
+            actions.move_by_offset(x1 - x0, y1 - y0)
+        actions.release().perform()
+
+
 def main() -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -57,12 +69,7 @@ def main() -> None:
         driver.execute_script(f"localStorage.setItem('dlfund-lang', '{args.lang}')")
         driver.refresh()
         WebDriverWait(driver, 60).until(lambda d: d.find_element("id", "checkpoint-label").text != "–")
-        canvas = driver.find_element("id", "canvas")
-        for stroke in THREE:
-            actions = ActionChains(driver, duration=20).move_to_element_with_offset(canvas, *stroke[0]).click_and_hold()
-            for (x0, y0), (x1, y1) in zip(stroke, stroke[1:], strict=False):
-                actions.move_by_offset(x1 - x0, y1 - y0)
-            actions.release().perform()
+        draw_three(driver)
         WebDriverWait(driver, 60).until(lambda d: d.find_element("id", "answer").get_attribute("data-busy") == "0")
         if args.overlay:
             from selenium.webdriver.support.ui import Select

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from draw_screenshot import THREE  # the same digit as the page's own screenshot
+from draw_screenshot import draw_three  # the same digit as the page's own screenshot
 
 
 def start_tensorboard(logdir: str) -> tuple[subprocess.Popen, int]:
@@ -39,7 +39,6 @@ def start_tensorboard(logdir: str) -> tuple[subprocess.Popen, int]:
 def main() -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.support.ui import WebDriverWait
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("logdir")
@@ -56,12 +55,7 @@ def main() -> None:
         driver.switch_to.frame(driver.find_elements("css selector", "iframe")[0])
         WebDriverWait(driver, 120).until(lambda d: d.find_elements("id", "checkpoint-label")
                                          and d.find_element("id", "checkpoint-label").text.startswith("step"))
-        canvas = driver.find_element("id", "canvas")
-        for stroke in THREE:
-            actions = ActionChains(driver, duration=20).move_to_element_with_offset(canvas, *stroke[0]).click_and_hold()
-            for (x0, y0), (x1, y1) in zip(stroke, stroke[1:], strict=False):
-                actions.move_by_offset(x1 - x0, y1 - y0)
-            actions.release().perform()
+        draw_three(driver)
         WebDriverWait(driver, 60).until(lambda d: int(d.find_element("id", "answer").get_attribute("data-count")) > 0
                                         and d.find_element("id", "answer").get_attribute("data-busy") == "0")
         answer = driver.find_element("id", "answer").text

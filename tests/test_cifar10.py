@@ -200,3 +200,27 @@ def test_a_failed_download_is_one_message_naming_one_directory(tmp_path, monkeyp
     assert "http://127.0.0.1:9/" in message and str(tmp_path / "data" / "cifar10") not in message
     assert 'dataset="mnist_sample"' in message and "--" not in message and "\n" not in message
     assert e.value.dataset == "cifar10" and "http://127.0.0.1:9/" in e.value.reason
+
+
+def test_the_cifar_pipelines_run_under_op_determinism_and_give_the_same_numbers_twice(tmp_path):
+    """Every graph of the CIFAR-10 reader sets a graph-level seed: TensorFlow's op determinism (``--deterministic``,
+    the notebooks) refuses a random op without one, and the same seed then gives the same run."""
+    from chapter5.from_flags import op_determinism
+    from dlfund import training
+    from dlfund.graph import build_graph
+    from dlfund.models import get_model
+
+    write_cifar(str(tmp_path), per_file=20, test=20)
+    results = []
+    with op_determinism(True):
+        for _ in range(2):
+            data = cifar10.read_data_sets(str(tmp_path), seed=0, validation_size=20)
+            g = build_graph(get_model("cifar_conv"), sparse_labels=True, seed=0)
+            with tf.compat.v1.Session(graph=g.graph) as sess:
+                sess.run(g.init_op)
+                training.train(sess, g, data, training.TrainConfig(training_epochs=1, batch_size=20, keep_prob=0.5))
+                evaluation = training.evaluate_set(sess, g, data.test, fetches={"output": g.output})
+                previews = [s.SerializeToString() for s in data.train.preview()]
+            data.train.close()
+            results.append((evaluation.outputs["output"].tobytes(), previews))
+    assert results[0] == results[1]

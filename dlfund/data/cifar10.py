@@ -310,6 +310,7 @@ class TrainStream:
             # A resumed run reshuffles from a seed tied to its position: reproducible,
             # though not the exact order an uninterrupted run would have drawn.
             seed = self.seed * 1_000_003 + self._consumed
+            v1.set_random_seed(seed)  # the pipeline's random ops draw the same in every run
             ds = train_dataset(self.filenames, batch_size, self.augment, self.whitened, self.crop_size,
                                self.shuffle, seed, skip=self.skip)
             self._next = v1.data.make_one_shot_iterator(ds).get_next()
@@ -341,7 +342,7 @@ class TrainStream:
         network's input, after whitening, rescaled per image for display).
         """
         if self._preview is None:
-            self._preview = AugmentationPreview(self.filenames, n, self.augment, self.crop_size, self.skip)
+            self._preview = AugmentationPreview(self.filenames, n, self.augment, self.crop_size, self.skip, self.seed)
         return self._preview.summaries()
 
     def close(self) -> None:
@@ -357,7 +358,8 @@ class AugmentationPreview:
     called while another graph is the default (during training).
     """
 
-    def __init__(self, filenames: Sequence[str], n: int, augment: Sequence[str], crop_size: int, skip: int) -> None:
+    def __init__(self, filenames: Sequence[str], n: int, augment: Sequence[str], crop_size: int, skip: int,
+                 seed: int = 0) -> None:
         images = []
         for name in filenames:
             images.append(read_cifar10_file(name)[0])
@@ -366,6 +368,7 @@ class AugmentationPreview:
         originals = np.concatenate(images)[skip:skip + n]
         graph = tf.Graph()
         with graph.as_default():
+            v1.set_random_seed(seed)  # each call draws anew, the same draws in every run (and under op determinism)
             x = tf.constant(originals)
             augmented = tf.map_fn(_plain(lambda im: preprocessing.distort(tf.cast(im, tf.float32), augment, crop_size,
                                                                           whitened=False)),
@@ -398,6 +401,7 @@ class EvalSet:
                  take: int = -1) -> None:
         graph = tf.Graph()
         with graph.as_default():
+            v1.set_random_seed(0)  # nothing here is random, but the one-shot iterator asks for a seed under op determinism
             ds = eval_dataset(filenames, 1000, whitened, crop_size, take)
             next_batch = v1.data.make_one_shot_iterator(ds).get_next()
         images, labels = [np.zeros((0, crop_size, crop_size, 3), np.float32)], [np.zeros(0, np.int32)]
