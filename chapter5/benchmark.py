@@ -484,6 +484,22 @@ def measure_epoch(fv: flags.FlagValues, config: v1.ConfigProto, results: dict) -
           flush=True)
 
 
+def instruction_set(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The vector instructions oneDNN may use here: the CPU's widest (AVX-512, AVX2, ...), and the limits set by
+    ``ONEDNN_MAX_CPU_ISA`` and ``XLA_FLAGS=--xla_cpu_max_isa=...`` when they are."""
+    try:
+        with open(cpuinfo) as f:
+            flags_line = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        flags_line = ""
+    present = set(flags_line.split(":", 1)[-1].split())
+    widest = next((name for name, flag in (("AVX-512", "avx512f"), ("AVX2", "avx2"), ("AVX", "avx"),
+                                           ("SSE4.2", "sse4_2")) if flag in present), "unknown")
+    limits = [f"ONEDNN_MAX_CPU_ISA={os.environ['ONEDNN_MAX_CPU_ISA']}"] if os.environ.get("ONEDNN_MAX_CPU_ISA") else []
+    limits += [f for f in os.environ.get("XLA_FLAGS", "").split() if f.startswith("--xla_cpu_max_isa")]
+    return widest + (f" (limited: {', '.join(limits)})" if limits else "")
+
+
 def main(argv: list, fv: flags.FlagValues) -> int:
     _cli.no_arguments(argv)
     quick = fv.quick
@@ -491,9 +507,11 @@ def main(argv: list, fv: flags.FlagValues) -> int:
     data = mnist.read_data_sets("", dataset="mnist_sample")
     results = {"machine": {"python": platform.python_version(), "tensorflow": tf.__version__,
                            "platform": platform.platform(), "cpus": os.cpu_count(),
-                           "processor": platform.processor() or platform.machine()},
+                           "processor": platform.processor() or platform.machine(),
+                           "instruction_set": instruction_set()},
                "quick": quick, "flops_per_image": mnist_conv_flops(), "train": {}}
-    print(f"Benchmark: mnist_conv, TensorFlow {tf.__version__}, {os.cpu_count()} CPUs"
+    print(f"Benchmark: mnist_conv, TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, "
+          f"{results['machine']['instruction_set']}"
           + (" (quick: numbers not meaningful)" if quick else ""), flush=True)
     measure_training(fv, data.train, config, results)
     megabytes = 4 if quick else 50

@@ -33,6 +33,7 @@ def test_quick_benchmark_reports_every_figure(background):
     # 2 * MACs: conv_1 1.25M + conv_2 20.1M + fc 6.4M + output 0.02M forward.
     assert results["flops_per_image"]["forward"] == 27_767_808
     assert "train batch 100: dlfund" in proc.stdout and "matmul roofline" in proc.stdout
+    assert results["machine"]["instruction_set"] in proc.stdout.splitlines()[0]
     # The step's time breakdown from TF's trace: every op lands in a kind, the big ones are named.
     breakdown = train["breakdown"]
     kinds = breakdown["kinds_ms"]
@@ -43,3 +44,17 @@ def test_quick_benchmark_reports_every_figure(background):
     assert abs(sum(breakdown["kinds_share"].values()) - 1) < 0.05
     assert breakdown["ceiling_fraction_of_roofline"] > train["fraction_of_roofline"]
     assert "if only the convolutions and matrix products took time" in proc.stdout
+
+
+def test_the_instruction_set_is_read_from_the_cpu_and_the_limits_from_the_environment(tmp_path, monkeypatch):
+    from chapter5 import benchmark
+
+    (tmp_path / "cpuinfo").write_text("processor : 0\nflags : fpu sse4_2 avx avx2 fma\n")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    assert benchmark.instruction_set(str(tmp_path / "cpuinfo")) == "AVX2"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_max_isa=AVX2")
+    (tmp_path / "cpuinfo").write_text("flags : avx2 avx512f avx512bw\n")
+    assert benchmark.instruction_set(str(tmp_path / "cpuinfo")) == \
+        "AVX-512 (limited: ONEDNN_MAX_CPU_ISA=AVX2, --xla_cpu_max_isa=AVX2)"

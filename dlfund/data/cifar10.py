@@ -401,7 +401,8 @@ class EvalSet:
                  take: int = -1) -> None:
         graph = tf.Graph()
         with graph.as_default():
-            v1.set_random_seed(0)  # nothing here is random, but the one-shot iterator asks for a seed under op determinism
+            # Nothing here is random, but under op determinism the one-shot iterator asks for a seed.
+            v1.set_random_seed(0)
             ds = eval_dataset(filenames, 1000, whitened, crop_size, take)
             next_batch = v1.data.make_one_shot_iterator(ds).get_next()
         images, labels = [np.zeros((0, crop_size, crop_size, 3), np.float32)], [np.zeros(0, np.int32)]
