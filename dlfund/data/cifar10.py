@@ -370,9 +370,10 @@ class AugmentationPreview:
         with graph.as_default():
             v1.set_random_seed(seed)  # each call draws anew, the same draws in every run (and under op determinism)
             x = tf.constant(originals)
+            # One image after another (parallel_iterations=1): the random ops then draw in the same order each run.
             augmented = tf.map_fn(_plain(lambda im: preprocessing.distort(tf.cast(im, tf.float32), augment, crop_size,
                                                                           whitened=False)),
-                                  x, fn_output_signature=tf.float32)
+                                  x, fn_output_signature=tf.float32, parallel_iterations=1)
             whitened = preprocessing.whiten(augmented)
             lo = tf.reduce_min(whitened, axis=[1, 2, 3], keepdims=True)
             hi = tf.reduce_max(whitened, axis=[1, 2, 3], keepdims=True)
