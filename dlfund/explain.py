@@ -426,6 +426,20 @@ def attributions(sess: v1.Session, explainer: Explainer, image: np.ndarray, meth
     """
     g = explainer.g
     n_classes = int(g.output.shape[-1])
+    _check_request(method, target, contrast, n_classes)
+    x = np.asarray(image, np.float32).reshape(1, *g.spec.input_shape)
+    weights = class_weights(target, contrast, n_classes)
+    side = _input_side(g)
+    result = {"method": method, "target": int(target), "contrast": None if contrast is None else int(contrast)}
+    if method == "grad_cam":
+        return {**result, **_grad_cam(sess, explainer, x, weights, side)}
+    if method == "occlusion":
+        return {**result, **_occlusion(sess, g, x, target, contrast, side, patch, stride)}
+    return {**result, **_gradient_map(sess, explainer, x, weights, method, side, steps, samples, noise, seed)}
+
+
+def _check_request(method: str, target: int, contrast: int | None, n_classes: int) -> None:
+    """Raises ExplainError for a method or class :func:`attributions` does not have."""
     if method not in METHODS:
         raise ExplainError(f"method={method!r} is not one of {', '.join(METHODS)}")
     for name, c in (("target", target), ("contrast", contrast)):
@@ -433,49 +447,51 @@ def attributions(sess: v1.Session, explainer: Explainer, image: np.ndarray, meth
             raise ExplainError(f"{name}={c} is not a class: give 0 to {n_classes - 1}")
     if contrast is not None and contrast == target:
         raise ExplainError(f"contrast={contrast} is the target itself: give another class, or none")
-    x = np.asarray(image, np.float32).reshape(1, *g.spec.input_shape)
-    weights = class_weights(target, contrast, n_classes)
-    side = _input_side(g)
-    result = {"method": method, "target": int(target), "contrast": None if contrast is None else int(contrast)}
 
-    def gradients(batch: np.ndarray):
-        return sess.run((explainer.input_gradient, g.output), {g.x: batch, explainer.class_weights: weights})
 
-    if method == "grad_cam":
-        if explainer.cam_layer is None:
-            raise ExplainError(f"grad_cam weighs a convolution's maps: {g.spec.name} has none")
-        maps, grad, logits = sess.run((explainer.cam_maps, explainer.cam_gradient, g.output),
-                                      {g.x: x, explainer.class_weights: weights})
-        alpha = grad[0].mean(axis=(0, 1))  # one weight per channel
-        cam = np.maximum((maps[0] * alpha).sum(axis=-1), 0.0)
-        from scipy import ndimage
+def _grad_cam(sess: v1.Session, explainer: Explainer, x: np.ndarray, weights: np.ndarray, side: tuple) -> dict:
+    """Grad-CAM of :func:`attributions`: the cam layer's maps weighted by their mean gradient, then ReLU."""
+    g = explainer.g
+    if explainer.cam_layer is None:
+        raise ExplainError(f"grad_cam weighs a convolution's maps: {g.spec.name} has none")
+    maps, grad, logits = sess.run((explainer.cam_maps, explainer.cam_gradient, g.output),
+                                  {g.x: x, explainer.class_weights: weights})
+    alpha = grad[0].mean(axis=(0, 1))  # one weight per channel
+    cam = np.maximum((maps[0] * alpha).sum(axis=-1), 0.0)
+    from scipy import ndimage
 
-        stretched = ndimage.zoom(cam, (side[0] / cam.shape[0], side[1] / cam.shape[1]), order=1)
-        result.update(logits=logits[0].tolist(), map=_plain(stretched), layer=explainer.cam_layer,
-                      layer_map=_plain(cam))
-        return result
-    if method == "occlusion":
-        return {**result, **_occlusion(sess, g, x, target, contrast, side, patch, stride)}
-    if method in ("saliency", "gradient_x_input"):
-        grad, logits = gradients(x)
-        values = np.abs(grad[0]) if method == "saliency" else grad[0] * x[0]
-    elif method == "integrated_gradients":
+    stretched = ndimage.zoom(cam, (side[0] / cam.shape[0], side[1] / cam.shape[1]), order=1)
+    return {"logits": logits[0].tolist(), "map": _plain(stretched), "layer": explainer.cam_layer,
+            "layer_map": _plain(cam)}
+
+
+def _gradient_map(sess: v1.Session, explainer: Explainer, x: np.ndarray, weights: np.ndarray, method: str,
+                  side: tuple, steps: int, samples: int, noise: float, seed: int) -> dict:
+    """The methods of :func:`attributions` made of input gradients, each in one run whose last row is ``x``
+    itself (its logits)."""
+    g = explainer.g
+    extra = {}
+    if method == "integrated_gradients":
         alphas = (np.arange(steps, dtype=np.float32) + 0.5) / steps
         baseline = np.zeros_like(x)
-        path = baseline + alphas.reshape(-1, *[1] * (x.ndim - 1)) * (x - baseline)
-        grad, path_logits = gradients(np.concatenate([path, baseline, x]))
-        values = (x[0] - baseline[0]) * grad[:steps].mean(axis=0)
-        logits = path_logits[-1:]
-        result["baseline_logits"] = path_logits[steps].tolist()
-    else:  # smoothgrad
-        rng = np.random.default_rng(seed)
+        batch = np.concatenate([baseline + alphas.reshape(-1, *[1] * (x.ndim - 1)) * (x - baseline), baseline, x])
+    elif method == "smoothgrad":
         scale = noise * float(x.max() - x.min() or 1.0)
-        noisy = x + rng.normal(0.0, scale, (samples, *x.shape[1:])).astype(np.float32)
-        grad, _ = gradients(noisy)
-        values = np.abs(grad.mean(axis=0))
-        logits = sess.run(g.output, {g.x: x})
-    result.update(logits=logits[0].tolist(), map=_plain(_to_map(values, side)))
-    return result
+        noisy = x + np.random.default_rng(seed).normal(0.0, scale, (samples, *x.shape[1:])).astype(np.float32)
+        batch = np.concatenate([noisy, x])
+    else:
+        batch = x
+    grad, logits = sess.run((explainer.input_gradient, g.output), {g.x: batch, explainer.class_weights: weights})
+    if method == "saliency":
+        values = np.abs(grad[0])
+    elif method == "gradient_x_input":
+        values = grad[0] * x[0]
+    elif method == "integrated_gradients":
+        values = (x[0] - baseline[0]) * grad[:steps].mean(axis=0)
+        extra["baseline_logits"] = logits[steps].tolist()
+    else:  # smoothgrad
+        values = np.abs(grad[:samples].mean(axis=0))
+    return {"logits": logits[-1].tolist(), "map": _plain(_to_map(values, side)), **extra}
 
 
 def _to_map(values: np.ndarray, side: tuple) -> np.ndarray:
