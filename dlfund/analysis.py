@@ -87,9 +87,7 @@ def activations(sess: v1.Session, g, images: np.ndarray) -> dict:
     Returns:
         {book scope name: float32 array [n, ...]}, in layer order (:func:`layer_tensors`).
     """
-    tensors = layer_tensors(g)
-    values = sess.run(tensors, {g.x: images})  # keep_prob and phase_train default to inference
-    return {name: values[name] for name in tensors}
+    return read_input(sess, g, images)[0]
 
 
 def read_input(sess: v1.Session, g, images: np.ndarray, tensors: dict | None = None) -> tuple[dict, np.ndarray]:
@@ -103,6 +101,7 @@ def read_input(sess: v1.Session, g, images: np.ndarray, tensors: dict | None = N
         ({book scope name: float32 [n, ...]}, float32 probabilities [n, 10]).
     """
     tensors = tensors or layer_tensors(g)
+    # keep_prob and phase_train default to inference
     values, probabilities = sess.run((tensors, g.probabilities), {g.x: images})
     return {name: values[name] for name in tensors}, probabilities
 

@@ -87,6 +87,7 @@ def model_layers(g) -> dict:
         {name: :class:`Layer`}, the names of :func:`dlfund.analysis.layer_tensors`.
     """
     graph, prefix = g.graph, g.spec.scope + "/"
+    ops = {o.name for o in graph.get_operations()}  # once: a layer's Conv2D or MatMul is then looked up by name
     layers = {}
     for name, tensor in layer_tensors(g).items():
         op = tensor.op
@@ -94,7 +95,7 @@ def model_layers(g) -> dict:
             layers[name] = Layer(name, "pool", tensor, op.inputs[0], None, None, None, None, None, None, op)
             continue
         scope = prefix + name + "/"
-        linear = next((o for o in graph.get_operations() if o.name in (scope + "Conv2D", scope + "MatMul")), None)
+        linear = next((graph.get_operation_by_name(scope + t) for t in ("Conv2D", "MatMul") if scope + t in ops), None)
         if linear is None:
             continue
         pre = next(c for c in linear.outputs[0].consumers() if c.type in ("BiasAdd", "AddV2", "Add")).outputs[0]
@@ -113,7 +114,7 @@ def model_layers(g) -> dict:
     return layers
 
 
-def _window(op: tf.Operation, size: int, in_size: int, out_size: int, axis: int) -> tuple[int, int, int]:
+def _window(op: tf.Operation, in_size: int, out_size: int, axis: int) -> tuple[int, int, int]:
     """(stride, kernel size, padding before) of a convolution or pool along one spatial axis."""
     strides = op.get_attr("strides")
     stride = strides[axis]
@@ -145,7 +146,7 @@ def receptive_field(tensor: tf.Tensor, row: int, col: int, input_side: Sequence[
             source = op.inputs[0]
             spans = []
             for axis, (a, b) in ((1, (top, bottom)), (2, (left, right))):
-                s, k, before = _window(op, 0, int(source.shape[axis]), int(op.outputs[0].shape[axis]), axis)
+                s, k, before = _window(op, int(source.shape[axis]), int(op.outputs[0].shape[axis]), axis)
                 spans.append((a * s - before, b * s - before + k - 1))
             (top, bottom), (left, right) = spans
             t = source
@@ -263,8 +264,8 @@ def _conv_channels(layer: Layer, x: np.ndarray, w: np.ndarray, unit: tuple) -> d
     row, col, out = unit
     op = layer.op
     (s_r, k_r, before_r), (s_c, k_c, before_c) = (
-        _window(op, 0, x.shape[0], int(op.outputs[0].shape[1]), 1),
-        _window(op, 0, x.shape[1], int(op.outputs[0].shape[2]), 2))
+        _window(op, x.shape[0], int(op.outputs[0].shape[1]), 1),
+        _window(op, x.shape[1], int(op.outputs[0].shape[2]), 2))
     top, left = row * s_r - before_r, col * s_c - before_c
     padded = np.zeros((k_r, k_c, x.shape[2]), np.float64)
     rows = slice(max(top, 0), min(top + k_r, x.shape[0]))
@@ -310,7 +311,7 @@ def _pool_parts(sess, g, layers: dict, layer: Layer, unit: tuple, feed: dict, si
     source, pooled = sess.run((layer.input, layer.output), feed)
     spans = []
     for axis, p in ((1, row), (2, col)):
-        s, k, before = _window(op, 0, source.shape[axis], pooled.shape[axis], axis)
+        s, k, before = _window(op, source.shape[axis], pooled.shape[axis], axis)
         spans.append((p * s - before, k))
     (top, k_r), (left, k_c) = spans
     window = np.full((k_r, k_c), np.nan)
