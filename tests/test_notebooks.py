@@ -3,14 +3,16 @@ each Korean twin (ko/) is its English notebook: the same code, comments aside, t
 
 Executing the notebooks themselves is CI's own step (``python -m chapter5.notebooks --output_dir=... --rerun``
 in .ci/run: each run top to bottom, again, and cell by cell once more), not part of this suite. Every number a
-notebook's text quotes must come from its own code or outputs, or from the book (BOOK_FACTS).
+notebook's text quotes is a setting of its code, a printed line it quotes, or a fact it cites (notebook_numbers.py).
 """
 
+import copy
 import glob
 import json
 import os
 import re
 
+import notebook_numbers
 import pytest
 from conftest import REPO
 
@@ -96,73 +98,105 @@ def test_rerun_catches_a_last_cell_that_closes_what_an_earlier_cell_uses(tmp_pat
     assert not (tmp_path / "out.ipynb").exists()
 
 
-#: Numbers a notebook's text may quote without computing them: facts of the book and its data, each with where
-#: it comes from (first_edition_archive/archive/ of darksigma/Fundamentals-of-Deep-Learning-Book at 4cf31ac).
-BOOK_FACTS = {
-    60000: "MNIST's training file: 60,000 images (input_data.py reads them all)",
-    55000: "the book's reader trains on 55,000 of them (input_data.py 164: VALIDATION_SIZE = 5000)",
-    5000: "the book's validation set; also the bundled sample's size (dlfund/data/mnist_sample/README.md)",
-    10000: "MNIST's test file: 10,000 images",
-    1e-4: "convnet_mnist.py 12: learning_rate = 0.0001 (Adam)",
-    170: "the archive at cifar10_input.py 38's DATA_URL is 170 MB (170,052,171 bytes; dlfund/data/cifar10.py)",
-    50000: "CIFAR-10's five training files, 10,000 records each",
-    45000: "CIFAR-10's training records left after 5,000 held out (errata E12)",
-    2: "He's initial weights N(0, sqrt(2/fan_in)): convnet_mnist.py conv2d and layer",
-    25: "a 5x5x1 filter's fan-in, in N(0, sqrt(2/25))",
-    0.9: "convnet_cifar_bn.py 37, 59: ExponentialMovingAverage(decay=0.9)",
-    63: "cifar10_input.py 164: random_brightness(max_delta=63)",
-    784: "MNIST's 28x28 pixels as one row (input_data.py)",
-    28: "MNIST's side, the square root of 784",
-    3500: "the bundled sample's training digits (dlfund/data/mnist_sample/README.md)",
-    24: "cifar10_input.py line 31: IMAGE_SIZE = 24, the crops of the 32x32 images",
-    64: "convnet_cifar.py 60, 64: conv_1 [5, 5, 3, 64], conv_2 [5, 5, 64, 64]",
-    384: "convnet_cifar.py 74: fc_1 has 384 units",
-    192: "convnet_cifar.py 81: fc_2 has 192 units",
-    4: "the book's chapter 4 (the optimizers)",
-}
-
-# ASCII word characters only: Korean particles follow numbers directly ("3,500개", "0.963이고"); "5.8절" and
-# "4장" are the Korean §5.8 and chapter 4.
-NUMBER = re.compile(r"(?<![A-Za-z0-9_.§/-])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?(?:e-?\d+)?)(?![A-Za-z0-9_]|\.\d|절|장)")
-
-
-def numbers(text: str) -> set:
-    """The numbers in ``text`` as values (1,024 and 1024 alike, 1e-3 and 0.001 alike); digits inside names,
-    section numbers (§5.8) and dimensions (28x28) are not numbers here."""
-    return {float(n.replace(",", "")) for n in NUMBER.findall(text)}
-
-
-def quoted_numbers_unbacked(nb: dict) -> list:
-    """Numbers in the notebook's markdown that neither its code nor its outputs nor BOOK_FACTS hold."""
-    backed = set(BOOK_FACTS)
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "code":
-            backed |= numbers("".join(cell["source"]))
-            for output in cell.get("outputs", []):
-                text = "".join(output.get("text", "")) + "".join(output.get("data", {}).get("text/plain", ""))
-                backed |= numbers(text)
-    quoted = set().union(*(numbers("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "markdown"))
-    return sorted(quoted - backed)
+def _facts(path: str) -> dict:
+    return notebook_numbers.FACTS[os.path.basename(path).removesuffix(".ipynb")]
 
 
 @pytest.mark.parametrize("path", EVERY, ids=_id)
-def test_every_number_a_notebook_quotes_is_in_its_code_its_outputs_or_the_books_facts(path):
-    with open(path, encoding="utf-8") as f:
-        assert quoted_numbers_unbacked(json.load(f)) == []
+def test_every_number_a_notebook_quotes_is_a_setting_a_printed_line_or_a_fact_it_cites(path):
+    assert notebook_numbers.unbacked(_read(path), _facts(path)) == []
 
 
-def test_the_quoted_number_check_fails_on_a_number_the_outputs_do_not_show():
-    nb = {"cells": [{"cell_type": "markdown", "source": ["Test accuracy 0.963 after 2 epochs (§5.8, 28x28)."]},
-                    {"cell_type": "code", "source": ["epochs = 2"], "outputs": [
-                        {"output_type": "stream", "name": "stdout", "text": ["Test Accuracy: 0.958000\n"]}]}]}
-    assert quoted_numbers_unbacked(nb) == [0.963]
-    nb["cells"][1]["outputs"][0]["text"] = ["Test Accuracy: 0.963\n"]
-    assert quoted_numbers_unbacked(nb) == []
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_every_fact_a_notebook_cites_is_one_it_quotes(path):
+    nb = _read(path)
+    prose = set().union(*(notebook_numbers.values("".join(c["source"])) for c in nb["cells"]
+                          if c["cell_type"] == "markdown"))
+    assert set(_facts(path)) - prose == set()
 
 
-def test_the_quoted_number_check_reads_numbers_in_korean_text():
-    text = "표본의 학습 숫자 3,500개로 2 에포크, 정확도 0.963이고 1e-4로 (§5.8, 5.10절, 3장, 28x28)"
-    assert numbers(text) == {3500, 2, 0.963, 1e-4}
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_a_number_a_figure_shows_is_printed_too(path):
+    assert notebook_numbers.figure_values_unprinted(_read(path)) == []
+
+
+def _with_sentence(nb: dict, sentence: str) -> dict:
+    planted = copy.deepcopy(nb)
+    planted["cells"].append({"cell_type": "markdown", "metadata": {}, "source": [sentence]})
+    return planted
+
+
+def _line(nb: dict, start: str) -> str:
+    return next(line for line in notebook_numbers.printed_lines(nb) if line.startswith(start))
+
+
+def test_the_number_check_fails_on_a_result_given_for_the_wrong_epoch():
+    path = os.path.join(NOTEBOOK_DIR, "5.08_mnist_convnet.ipynb")
+    nb, facts = _read(path), _facts(path)
+    third = _line(nb, "Epoch: 0003")  # the sixth epoch's line holds another validation error
+    error = third.rsplit(" ", 1)[1]
+    assert error not in _line(nb, "Epoch: 0006")
+    assert notebook_numbers.unbacked(nb, facts) == []
+    for sentence in (f"After six epochs the validation error is {float(error):.3f}.",
+                     f"After six epochs: `Validation Error: {error}`.",
+                     f"After six epochs: `Epoch: 0006 … Validation Error: {error}`."):
+        assert notebook_numbers.unbacked(_with_sentence(nb, sentence), facts), sentence
+    # The same quote with its own epoch is found.
+    right = f"After three epochs: `Epoch: 0003 … Validation Error: {error}`."
+    assert notebook_numbers.unbacked(_with_sentence(nb, right), facts) == []
+
+
+def test_the_number_check_fails_on_two_networks_accuracies_swapped():
+    path = os.path.join(NOTEBOOK_DIR, "5.11_cifar10.ipynb")
+    nb, facts = _read(path), _facts(path)
+    plain, bn = _line(nb, "cifar_conv "), _line(nb, "cifar_conv_bn ")
+    accuracy = {name: re.search(r"test accuracy (\S+)", line).group(1) for name, line in (("plain", plain),
+                                                                                           ("bn", bn))}
+    assert accuracy["plain"] != accuracy["bn"]
+    swapped = (f"`cifar_conv` reaches a test accuracy of {accuracy['bn']}, `cifar_conv_bn` "
+               f"{accuracy['plain']}.")
+    quoted = (f"`{plain.split(':')[0]}: test accuracy {accuracy['bn']}` and "
+              f"`{bn.split(':')[0]}: test accuracy {accuracy['plain']}`")
+    for sentence in (swapped, quoted):
+        assert notebook_numbers.unbacked(_with_sentence(nb, sentence), facts), sentence
+    right = f"`{plain.split(':')[0]}: test accuracy {accuracy['plain']}`"
+    assert notebook_numbers.unbacked(_with_sentence(nb, right), facts) == []
+
+
+def test_the_number_check_fails_on_a_percentage_that_only_matches_a_setting():
+    path = os.path.join(NOTEBOOK_DIR, "5.08_mnist_convnet.ipynb")
+    nb, facts = _read(path), _facts(path)
+    assert 32 in set().union(*(notebook_numbers.values("".join(c["source"])) for c in nb["cells"]
+                               if c["cell_type"] == "code"))  # conv_1's 32 filters are a setting
+    for sentence in ("Training moved the filters by 32%.", "Training moved the filters by `32%`."):
+        assert notebook_numbers.unbacked(_with_sentence(nb, sentence), facts), sentence
+
+
+@pytest.mark.parametrize("sentence", ["It trains for seven epochs.", "The run takes seven 에포크.",
+                                      "학습은 일곱 에포크입니다.", "Its filters correlate 0.994-0.9995 with their start.",
+                                      "The lowest logit is -23.5.", "The filters moved by 0.994 to 1.5."])
+def test_the_number_check_reads_spelled_out_numbers_ranges_and_negatives(sentence):
+    path = os.path.join(NOTEBOOK_DIR, "5.08_mnist_convnet.ipynb")
+    assert notebook_numbers.unbacked(_with_sentence(_read(path), sentence), _facts(path)), sentence
+
+
+def test_the_number_check_reads_numbers_as_values():
+    text = "표본의 학습 숫자 3,500개로 두 에포크, 정확도 0.963이고 1e-4로 (§5.8, 5.10절, 3장, 28x28, LeNet-5, fc_1)"
+    assert notebook_numbers.values(text) == {3500, 2, 0.963, 1e-4}
+    assert notebook_numbers.values("six epochs, 0.994-1.000, a range 3 to 5, -0.5 and 12%") == \
+        {6, 0.994, 1.0, 3, 5, -0.5, 12}
+    assert [q.percent for q in notebook_numbers.numbers("12% of 3")] == [True, False]
+
+
+def test_a_figure_value_without_a_printed_line_is_found():
+    cell = {"cell_type": "code", "source": 'ax.plot(x, label=f"test {accuracy:.3f}")\n', "outputs": []}
+    nb = {"cells": [cell]}
+    assert notebook_numbers.figure_values_unprinted(nb) == \
+        ["cell 1: {accuracy} in 'ax.plot(x, label=f\"test {accuracy:.3f}\")'"]
+    cell["source"] = 'print(f"test accuracy {accuracy:.3f}")\n' + cell["source"]
+    assert notebook_numbers.figure_values_unprinted(nb) != []  # printed nothing: no line shows it
+    cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["test accuracy 0.958\n"]}]
+    assert notebook_numbers.figure_values_unprinted(nb) == []
 
 
 @pytest.mark.parametrize("path", EVERY, ids=_id)
