@@ -196,6 +196,8 @@ def define_training_flags(fv: flags.FlagValues) -> None:
     flags.DEFINE_bool("fast_matmul_grad", False, "Compute the input gradient of fc layers with 512 or more outputs "
                       "as a batched matrix product (dlfund/fast_matmul_grad.py): the same values, a kernel that "
                       "may be faster on some CPUs.", **d)
+    flags.DEFINE_bool("xla", False, "Compile the model, its loss and the training step with XLA. Off by default: "
+                      "slower on the CPUs measured, with AVX-512 and with AVX2 (docs/performance.md).", **d)
     flags.DEFINE_enum("progress", "auto", ["auto", "on", "off"], "Progress bar within an epoch (auto: on a terminal).",
                       **d)
     flags.register_validator("keep_prob", lambda v: v is None or 0.0 < v <= 1.0, "--keep_prob must be in (0, 1]", **d)

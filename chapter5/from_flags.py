@@ -67,7 +67,7 @@ def training_graph(fv: flags.FlagValues) -> ModelGraph:
     return build_graph(get_model(fv.model), model_options(fv), learning_rate=fv.learning_rate,
                        optimizer=fv.optimizer, optimizer_args=optimizer_args(fv),
                        sparse_labels=fv.dataset == "cifar10", seed=fv.seed, summary_images=fv.summary_images,
-                       max_to_keep=fv.max_to_keep, fast_matmul_grad=fv.fast_matmul_grad)
+                       max_to_keep=fv.max_to_keep, fast_matmul_grad=fv.fast_matmul_grad, xla=fv.xla)
 
 
 def train_config(fv: flags.FlagValues) -> training.TrainConfig:

@@ -88,7 +88,7 @@ def model_variables(scope: str) -> list:
 def build_graph(spec: ModelSpec, options: ModelOptions = ModelOptions(), *, learning_rate: float = 1e-4,
                 optimizer: str = "adam", optimizer_args: dict | None = None, sparse_labels: bool = False,
                 seed: int | None = None, with_training: bool = True, summary_images: bool = True,
-                max_to_keep: int = 5, fast_matmul_grad: bool = False) -> ModelGraph:
+                max_to_keep: int = 5, fast_matmul_grad: bool = False, xla: bool = False) -> ModelGraph:
     """Builds placeholders, model, loss, training and evaluation in a new graph.
 
     Args:
@@ -107,6 +107,10 @@ def build_graph(spec: ModelSpec, options: ModelOptions = ModelOptions(), *, lear
         fast_matmul_grad: compute the input gradient of wide fc layers with
             :mod:`dlfund.fast_matmul_grad` (same values, another CPU kernel;
             off by default, see docs/performance.md).
+        xla: compile the model, its loss and the training step with XLA
+            (``tf.xla.experimental.jit_scope``); the book's functions are
+            built as they are, inside the scope. Off by default: on the CPUs
+            measured it made the step slower (docs/performance.md).
 
     Returns:
         A :class:`ModelGraph`.
@@ -123,14 +127,15 @@ def build_graph(spec: ModelSpec, options: ModelOptions = ModelOptions(), *, lear
             keep_prob = v1.placeholder_with_default(1.0, [], name="keep_prob")
             phase_train = v1.placeholder_with_default(False, [], name="phase_train") if spec.batch_norm else None
 
-            with batched_input_gradients(graph) if fast_matmul_grad else contextlib.nullcontext():
-                output = spec.inference(x, keep_prob, phase_train, options)
-            hidden = graph.get_collection(LAST_HIDDEN_LAYER)[-1]
-            probabilities = tf.nn.softmax(output, name="probabilities")
-            cost = loss(output, y)
-            global_step = v1.Variable(0, name="global_step", trainable=False)
-            train_op = training(cost, global_step, learning_rate, optimizer, add_summary=False,
-                                **(optimizer_args or {})) if with_training else None
+            with tf.xla.experimental.jit_scope() if xla else contextlib.nullcontext():
+                with batched_input_gradients(graph) if fast_matmul_grad else contextlib.nullcontext():
+                    output = spec.inference(x, keep_prob, phase_train, options)
+                hidden = graph.get_collection(LAST_HIDDEN_LAYER)[-1]
+                probabilities = tf.nn.softmax(output, name="probabilities")
+                cost = loss(output, y)
+                global_step = v1.Variable(0, name="global_step", trainable=False)
+                train_op = training(cost, global_step, learning_rate, optimizer, add_summary=False,
+                                    **(optimizer_args or {})) if with_training else None
             eval_op = evaluate(output, y, add_summary=False)
 
         # Summaries and the finiteness check serve training only.

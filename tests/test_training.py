@@ -127,3 +127,24 @@ def test_a_nan_cost_stops_at_its_step(tiny):
     with pytest.raises(TrainingDiverged, match=r"the cost became nan at global step 1 \(epoch 1\)"):
         training.train(sess, g, data, training.TrainConfig(training_epochs=1, batch_size=20),
                        [hooks.DivergenceCheck()])
+
+
+def test_xla_compiles_the_model_and_its_training_step_and_trains_the_same_network(tiny):
+    """``build_graph(..., xla=True)`` (``--xla``): the book's ops are marked for XLA and the step computes
+    the same cost and the same updated weights, to float32 rounding."""
+    data, _ = tiny
+    images, labels = data.train.images[:50], data.train.labels[:50]
+    results = {}
+    for xla in (False, True):
+        g = build_graph(get_model("mnist_conv"), learning_rate=1e-3, seed=0, xla=xla)
+        marked = [op.name for op in g.graph.get_operations() if "_XlaCompile" in op.node_def.attr]
+        with v1.Session(graph=g.graph) as sess:
+            sess.run(g.init_op)
+            costs = [training.train_step(sess, g, images, labels, keep_prob=1.0) for _ in range(2)]
+            results[xla] = marked, costs, sess.run(g.output, {g.x: images})
+    assert results[False][0] == []
+    marked = results[True][0]
+    assert any(n.endswith("conv_2/Conv2D") for n in marked) and any("gradients" in n for n in marked)
+    assert any("Adam" in n for n in marked)
+    np.testing.assert_allclose(results[True][1], results[False][1], rtol=1e-4)
+    np.testing.assert_allclose(results[True][2], results[False][2], rtol=1e-3, atol=1e-3)
