@@ -76,7 +76,8 @@ _ENGLISH.update({"thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "thousa
 #: Korean native numerals, as they stand before a counter ("두 에포크", "여섯 개").
 _KOREAN = {"한": 1, "두": 2, "세": 3, "네": 4, "다섯": 5, "여섯": 6, "일곱": 7, "여덟": 8, "아홉": 9, "열": 10,
            "스무": 20}
-_COUNTERS = "에포크|개|번|장|층|단계|가지|자리|칸|줄|쌍|모델|네트워크|신경망|값|점|행|그림|숫자|이미지|배치|필터|유닛|시드|파일|축|층"
+_COUNTERS = ("에포크|개|번|장|층|단계|가지|자리|칸|줄|쌍|모델|네트워크|신경망|값|점|행|그림|숫자|이미지|배치|필터|유닛|"
+             "시드|파일|축")
 
 # ASCII word characters only before and after: Korean particles follow numbers directly ("3,500개", "0.963이고").
 _DIGITS = r"(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?(?:e-?\d+)?)"
