@@ -5,6 +5,16 @@ TensorFlow prints C++ log lines when it loads (oneDNN, CUDA stubs, absl's
 ``tf.compat.v1`` style, which uses old APIs on purpose, draws deprecation
 warnings. :func:`import_tensorflow` hides both; a reader who wants them passes
 ``verbose=True`` (``--verbose`` on the command line).
+
+It also leaves Keras out of TensorFlow's import. ``import tensorflow`` imports
+``keras.src.optimizers`` eagerly (inside a ``try`` that passes on an
+``ImportError``), and Keras in turn imports scikit-learn, matplotlib and IPython
+when they are installed: over a third of TensorFlow's import time, which every
+program pays at start-up although only ``chapter5.export`` and the Keras
+notebook use Keras. With ``TF_USE_LEGACY_KERAS`` set for the duration of the
+import, TensorFlow looks for ``tf_keras`` instead, does not find it and goes on;
+the variable is removed again at once, so ``tf.keras`` and ``import keras``
+(looked up when first used) give Keras 3 as usual.
 """
 
 from __future__ import annotations
@@ -43,13 +53,19 @@ def import_tensorflow(verbose: bool = False):
     if "tensorflow" not in sys.modules:
         saved = os.dup(2)
         devnull = os.open(os.devnull, os.O_WRONLY)
+        # Keras is imported when first used, not with TensorFlow (see the module's docstring).
+        defer_keras = "keras" not in sys.modules and "TF_USE_LEGACY_KERAS" not in os.environ
         try:
             sys.stderr.flush()
             os.dup2(devnull, 2)
+            if defer_keras:
+                os.environ["TF_USE_LEGACY_KERAS"] = "1"
             import tensorflow
             # Device discovery prints CUDA messages on machines without a GPU; do it here, muted.
             tensorflow.config.list_physical_devices()
         finally:
+            if defer_keras:
+                os.environ.pop("TF_USE_LEGACY_KERAS", None)
             os.dup2(saved, 2)
             os.close(saved)
             os.close(devnull)

@@ -1,0 +1,34 @@
+"""dlfund.quiet: TensorFlow imported without its start-up lines and without Keras, which loads when first used.
+
+The import is a process's first state, so these run in a new interpreter (``python -c``).
+"""
+
+import subprocess
+
+from conftest import CHILDREN, REPO, finish, program_env
+
+IMPORTED = """
+import os, sys
+import chapter5  # the programs' first import: TensorFlow, quietly
+print("keras imported with TensorFlow:", "keras" in sys.modules)
+print("TF_USE_LEGACY_KERAS left:", os.environ.get("TF_USE_LEGACY_KERAS"))
+import tensorflow as tf
+import keras
+print("tf.keras is Keras", keras.__version__.split(".")[0], tf.keras.layers.Dense is keras.layers.Dense)
+from dlfund import keras_models
+print("model:", keras_models.keras_model("mnist_conv").name)
+"""
+
+
+def _run(env: dict) -> list:
+    proc = CHILDREN.start(["-c", IMPORTED], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+    code, out, err = finish(proc, "python -c 'import chapter5 ...'")
+    assert code == 0, err[-2000:]
+    assert err.strip() == "", err[-2000:]  # no start-up noise either
+    return out.splitlines()
+
+
+def test_tensorflow_comes_without_keras_and_keras_3_comes_when_used():
+    assert _run(program_env()) == ["keras imported with TensorFlow: False", "TF_USE_LEGACY_KERAS left: None",
+                                   "tf.keras is Keras 3 True", "model: mnist_conv_model"]
