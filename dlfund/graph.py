@@ -104,13 +104,10 @@ def build_graph(spec: ModelSpec, options: ModelOptions = ModelOptions(), *, lear
         with_training: build the optimizer (False for evaluation and prediction).
         summary_images: add image summaries (input digits, first-layer filters).
         max_to_keep: how many recent checkpoints the Saver keeps.
-        fast_matmul_grad: compute the input gradient of wide fc layers with
-            :mod:`dlfund.fast_matmul_grad` (same values, another CPU kernel;
-            off by default, see docs/performance.md).
-        xla: compile the model, its loss and the training step with XLA
-            (``tf.xla.experimental.jit_scope``); the book's functions are
-            built as they are, inside the scope. Off by default: on the CPUs
-            measured it made the step slower (docs/performance.md).
+        fast_matmul_grad: wide fc layers' input gradient by :mod:`dlfund.fast_matmul_grad`
+            (same values, another CPU kernel; off by default, docs/performance.md).
+        xla: build the model, loss and training step inside XLA's ``jit_scope``
+            (off by default: slower on the CPUs measured, docs/performance.md).
 
     Returns:
         A :class:`ModelGraph`.
