@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from chapter5.notebooks import twins
+
 #: Facts of the book, its data and the networks' sources each notebook may quote without computing them, with
 #: where each comes from (the book's files: first_edition_archive/archive/ of
 #: darksigma/Fundamentals-of-Deep-Learning-Book at 4cf31ac). A Korean twin cites its English notebook's.
@@ -120,14 +122,14 @@ def values(text: str) -> set[float]:
     return {q.value for q in numbers(text)}
 
 
+def cell_values(nb: dict, cell_type: str) -> set[float]:
+    """The numbers of all the notebook's cells of one type ("code": its settings; "markdown": what it quotes)."""
+    return set().union(*(values("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == cell_type))
+
+
 def printed_lines(nb: dict) -> list[str]:
     """Every line the notebook's code cells printed (streams and text results), stripped."""
-    lines = []
-    for cell in nb["cells"]:
-        for output in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
-            text = "".join(output.get("text", "")) + "".join(output.get("data", {}).get("text/plain", ""))
-            lines += [line.strip() for line in text.splitlines() if line.strip()]
-    return lines
+    return [line.strip() for _, text in twins.text_outputs(nb) for line in text.splitlines() if line.strip()]
 
 
 def quotes_a_printed_line(span: str, lines: list[str]) -> bool:
@@ -157,7 +159,7 @@ def unbacked(nb: dict, facts: dict) -> list[str]:
     Returns:
         One line per number found wanting, with the text around it.
     """
-    settings = set().union(*(values("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "code"))
+    settings = cell_values(nb, "code")
     lines = printed_lines(nb)
     wanting = []
     for index, cell in enumerate(nb["cells"], start=1):

@@ -4,7 +4,6 @@ bad input, and the page itself in a real browser (headless Chromium over WebDriv
 import io
 import json
 import os
-import re
 import shutil
 
 import numpy as np
@@ -14,6 +13,7 @@ from PIL import Image
 from werkzeug.test import Client
 
 from chapter5.draw import app as draw_app
+from chapter5.notebooks.twins import HANGUL
 from dlfund import analysis, checkpoints
 from dlfund.data import mnist
 
@@ -365,7 +365,7 @@ def test_a_korean_page_gets_its_error_lines_in_korean(shared_client, test_digits
                 "/api/attribution?run=quickstart&method=lime", "/api/read?run=quickstart&checkpoint=999999"):
         line = shared_client.post(url, data=canvas_png(test_digits.images[0]),
                                   headers={"Accept-Language": "ko"}).get_json()["error"]
-        assert re.search("[\uac00-\ud7a3]", line), (url, line)
+        assert HANGUL.search(line), (url, line)
     wrong = shared_client.get("/api/read?run=quickstart", headers={"Accept-Language": "ko"})
     assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"
     assert "허용되지 않는" in wrong.get_json()["error"]

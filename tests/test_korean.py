@@ -10,8 +10,9 @@ import subprocess
 import pytest
 from conftest import REPO
 
+from chapter5.notebooks.twins import HANGUL
+
 ROOT = pathlib.Path(REPO)
-HANGUL = re.compile("[\uac00-\ud7a3]")
 
 
 def sections(text: str) -> list:

@@ -109,10 +109,7 @@ def test_every_number_a_notebook_quotes_is_a_setting_a_printed_line_or_a_fact_it
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
 def test_every_fact_a_notebook_cites_is_one_it_quotes(path):
-    nb = _read(path)
-    prose = set().union(*(notebook_numbers.values("".join(c["source"])) for c in nb["cells"]
-                          if c["cell_type"] == "markdown"))
-    assert set(_facts(path)) - prose == set()
+    assert set(_facts(path)) - notebook_numbers.cell_values(_read(path), "markdown") == set()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
@@ -120,10 +117,11 @@ def test_a_number_a_figure_shows_is_printed_too(path):
     assert notebook_numbers.figure_values_unprinted(_read(path)) == []
 
 
-def _with_sentence(nb: dict, sentence: str) -> dict:
+def _wanting_with(nb: dict, facts: dict, sentence: str) -> list:
+    """What the number check finds wanting in ``nb`` with ``sentence`` added as a markdown cell."""
     planted = copy.deepcopy(nb)
     planted["cells"].append({"cell_type": "markdown", "metadata": {}, "source": [sentence]})
-    return planted
+    return notebook_numbers.unbacked(planted, facts)
 
 
 def _line(nb: dict, start: str) -> str:
@@ -140,10 +138,10 @@ def test_the_number_check_fails_on_a_result_given_for_the_wrong_epoch():
     for sentence in (f"After six epochs the validation error is {float(error):.3f}.",
                      f"After six epochs: `Validation Error: {error}`.",
                      f"After six epochs: `Epoch: 0006 … Validation Error: {error}`."):
-        assert notebook_numbers.unbacked(_with_sentence(nb, sentence), facts), sentence
+        assert _wanting_with(nb, facts, sentence), sentence
     # The same quote with its own epoch is found.
     right = f"After three epochs: `Epoch: 0003 … Validation Error: {error}`."
-    assert notebook_numbers.unbacked(_with_sentence(nb, right), facts) == []
+    assert _wanting_with(nb, facts, right) == []
 
 
 def test_the_number_check_fails_on_two_networks_accuracies_swapped():
@@ -158,18 +156,17 @@ def test_the_number_check_fails_on_two_networks_accuracies_swapped():
     quoted = (f"`{plain.split(':')[0]}: test accuracy {accuracy['bn']}` and "
               f"`{bn.split(':')[0]}: test accuracy {accuracy['plain']}`")
     for sentence in (swapped, quoted):
-        assert notebook_numbers.unbacked(_with_sentence(nb, sentence), facts), sentence
+        assert _wanting_with(nb, facts, sentence), sentence
     right = f"`{plain.split(':')[0]}: test accuracy {accuracy['plain']}`"
-    assert notebook_numbers.unbacked(_with_sentence(nb, right), facts) == []
+    assert _wanting_with(nb, facts, right) == []
 
 
 def test_the_number_check_fails_on_a_percentage_that_only_matches_a_setting():
     path = os.path.join(NOTEBOOK_DIR, "5.08_mnist_convnet.ipynb")
     nb, facts = _read(path), _facts(path)
-    assert 32 in set().union(*(notebook_numbers.values("".join(c["source"])) for c in nb["cells"]
-                               if c["cell_type"] == "code"))  # conv_1's 32 filters are a setting
+    assert 32 in notebook_numbers.cell_values(nb, "code")  # conv_1's 32 filters are a setting
     for sentence in ("Training moved the filters by 32%.", "Training moved the filters by `32%`."):
-        assert notebook_numbers.unbacked(_with_sentence(nb, sentence), facts), sentence
+        assert _wanting_with(nb, facts, sentence), sentence
 
 
 @pytest.mark.parametrize("sentence", ["It trains for seven epochs.", "The run takes seven 에포크.",
@@ -178,7 +175,7 @@ def test_the_number_check_fails_on_a_percentage_that_only_matches_a_setting():
                                       "The lowest logit is -23.5.", "The filters moved by 0.994 to 1.5."])
 def test_the_number_check_reads_spelled_out_numbers_ranges_and_negatives(sentence):
     path = os.path.join(NOTEBOOK_DIR, "5.08_mnist_convnet.ipynb")
-    assert notebook_numbers.unbacked(_with_sentence(_read(path), sentence), _facts(path)), sentence
+    assert _wanting_with(_read(path), _facts(path), sentence), sentence
 
 
 def test_the_number_check_reads_numbers_as_values():

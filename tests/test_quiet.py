@@ -5,7 +5,7 @@ The import is a process's first state, so these run in a new interpreter (``pyth
 
 import subprocess
 
-from conftest import CHILDREN, REPO, finish, program_env
+from conftest import CHILDREN, REPO, finish
 
 IMPORTED = """
 import os, sys
@@ -20,15 +20,10 @@ print("model:", keras_models.keras_model("mnist_conv").name)
 """
 
 
-def _run(env: dict) -> list:
-    proc = CHILDREN.start(["-c", IMPORTED], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
+def test_tensorflow_comes_without_keras_and_keras_3_comes_when_used():
+    proc = CHILDREN.start(["-c", IMPORTED], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     code, out, err = finish(proc, "python -c 'import chapter5 ...'")
     assert code == 0, err[-2000:]
     assert err.strip() == "", err[-2000:]  # no start-up noise either
-    return out.splitlines()
-
-
-def test_tensorflow_comes_without_keras_and_keras_3_comes_when_used():
-    assert _run(program_env()) == ["keras imported with TensorFlow: False", "TF_USE_LEGACY_KERAS left: None",
-                                   "tf.keras is Keras 3 True", "model: mnist_conv_model"]
+    assert out.splitlines() == ["keras imported with TensorFlow: False", "TF_USE_LEGACY_KERAS left: None",
+                                "tf.keras is Keras 3 True", "model: mnist_conv_model"]

@@ -122,17 +122,6 @@ def execute(path: str, output: str, cell_timeout: int, rerun: bool = False) -> t
     return len(code_cells), figures, seconds
 
 
-def text_outputs(nb) -> list:
-    """(cell number from 1, the cell's printed text and plain-text results) of each code cell of ``nb``."""
-    out = []
-    for number, cell in enumerate(nb["cells"], start=1):
-        if cell["cell_type"] == "code":
-            text = "".join(twins._text(o.get("text", "")) + twins._text(o.get("data", {}).get("text/plain", ""))
-                           for o in cell["outputs"])
-            out.append((number, text))
-    return out
-
-
 def same_text(path: str, first: str, cell_timeout: int, scratch: str) -> None:
     """Runs ``path`` again into ``scratch`` and compares its text outputs with those of the run saved at ``first``.
 
@@ -143,7 +132,7 @@ def same_text(path: str, first: str, cell_timeout: int, scratch: str) -> None:
 
     execute(path, scratch, cell_timeout)
     name = os.path.basename(path)
-    a, b = text_outputs(nbformat.read(first, as_version=4)), text_outputs(nbformat.read(scratch, as_version=4))
+    a, b = (twins.text_outputs(nbformat.read(p, as_version=4)) for p in (first, scratch))
     for (number, once), (_, again) in zip(a, b, strict=True):
         if once != again:
             lines = [(x, y) for x, y in zip(once.splitlines() + [""], again.splitlines() + [""], strict=False)

@@ -117,6 +117,17 @@ def _text(source) -> str:
     return source if isinstance(source, str) else "".join(source)
 
 
+def text_outputs(nb: dict) -> list:
+    """(cell number from 1, the cell's printed text and plain-text results) of each code cell of ``nb``."""
+    out = []
+    for number, cell in enumerate(nb["cells"], start=1):
+        if cell["cell_type"] == "code":
+            text = "".join(_text(o.get("text", "")) + _text(o.get("data", {}).get("text/plain", ""))
+                           for o in cell.get("outputs", []))
+            out.append((number, text))
+    return out
+
+
 class Translation:
     """The Korean text of one notebook: ``{English: Korean}`` for markdown cells and for comments.
 
@@ -235,9 +246,8 @@ def translate_docstrings(source: str, translation: Translation, where: str) -> s
     """``source`` with each docstring of a function or class in Korean (its quotes kept)."""
     lines = source.split("\n")
     for start, col, end, end_col, value in sorted(_docstrings(source), reverse=True):
-        literal = "\n".join(lines[start - 1:end])[col:len("\n".join(lines[start - 1:end])) - len(lines[end - 1])
-                                                      + end_col]
-        quote = literal[:3] if literal[:3] in ('"""', "'''") else literal[0]
+        opening = lines[start - 1][col:col + 3]
+        quote = opening if opening in ('"""', "'''") else opening[0]
         korean = translation.korean("docstring", value, where)
         replaced = lines[start - 1][:col] + quote + korean + quote + lines[end - 1][end_col:]
         lines[start - 1:end] = replaced.split("\n")
