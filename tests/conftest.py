@@ -116,11 +116,11 @@ class Children:
             proc.wait()
         return ended
 
-    def close(self) -> None:
-        """No more processes; ends them all."""
+    def close(self) -> list:
+        """No more processes; ends them all; returns those that were still running."""
         with self._lock:
             self.closed = True
-        self.end()
+        return self.end()
 
 
 CHILDREN = Children()
@@ -169,7 +169,11 @@ def _processes_end_with_their_test(request):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    CHILDREN.close()
+    ended = CHILDREN.close()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if ended and reporter:  # what a stopped session's end ended (a test of the suite looks for this line)
+        reporter.write_line(f"The session's end stopped {len(ended)} of its processes: "
+                            + "; ".join(" ".join(proc.args[3:]) for proc in ended))
 
 
 def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen, what: str, timeout: float = 1200.0) -> None:

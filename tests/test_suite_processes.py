@@ -3,6 +3,7 @@ session stopped midway leaves no process of its own running. Each case runs a sm
 own tests that start children, in a process of its own, its processes marked by their environment."""
 
 import pathlib
+import re
 import signal
 import subprocess
 import time
@@ -55,34 +56,50 @@ def nested_sessions(workdir):
         sigint_ignored=True)
     ignored = finish(proc, "the nested session with SIGINT ignored")
     left_after_pass = marked(mark)
-    # 2. Stopped by Ctrl-C (SIGINT to pytest) while a module's TensorBoard (which writes nothing once it serves, so
-    #    nothing but the suite would end it) and a background session's programs run: none is left a moment later.
-    proc, mark = nested_session(workdir / "stopped", "stopped", [
-        "tests/test_draw_plugin.py::test_tensorboard_lists_the_tab_and_serves_its_api",
-        "tests/test_programs.py::test_draw_command_serves_the_page_and_stops_on_ctrl_c"], sigint_ignored=False)
+    # 2. Stopped by Ctrl-C (SIGINT to pytest) while a module's TensorBoard runs (it writes nothing once it serves,
+    #    so nothing but the suite would end it): none of the session's processes is left a moment later.
+    served = stop_when(workdir, "served", "bin/tensorboard",
+                       "tests/test_draw_plugin.py::test_tensorboard_lists_the_tab_and_serves_its_api")
+    # 3. Stopped while a background scenario's first program runs (seen as it starts; it imports TensorFlow and
+    #    trains for seconds more): it ends, and the scenario's thread starts no next program.
+    training = stop_when(workdir, "training", "chapter5.train", "tests/test_programs.py::test_train_command")
+    return ignored, left_after_pass, served, training
+
+
+def stop_when(workdir, name: str, running: str, test: str) -> tuple:
+    """Runs ``test`` in a nested session, sends it SIGINT once one of its processes' command line has ``running``;
+    returns the commands running then, the session's (exit code, output, -), and those still running 3 s after it
+    ended."""
+    proc, mark = nested_session(workdir / name, name, [test], sigint_ignored=False)
     end = time.monotonic() + 1200
     while time.monotonic() < end and proc.poll() is None and not any(
-            "bin/tensorboard" in command(p) for p in marked(mark) if p != proc.pid):
-        time.sleep(0.2)  # until the session has started its TensorBoard
-    running = [command(p) for p in marked(mark) if p != proc.pid]
+            running in command(p) for p in marked(mark) if p != proc.pid):
+        time.sleep(0.2)
+    seen = [command(p) for p in marked(mark) if p != proc.pid]
     proc.send_signal(signal.SIGINT)
-    stopped = finish(proc, "the nested session after Ctrl-C")
+    stopped = finish(proc, f"the nested session {name} after Ctrl-C")
     end = time.monotonic() + 3
     while marked(mark) and time.monotonic() < end:
         time.sleep(0.1)
-    return ignored, left_after_pass, running, stopped, [command(p) for p in marked(mark)]
+    return seen, stopped, [command(p) for p in marked(mark)]
 
 
 @pytest.mark.background("nested_sessions")
 def test_the_suite_passes_with_sigint_ignored_and_a_stopped_session_leaves_nothing_running(background):
-    ignored, left_after_pass, running, stopped, left_after_stop = background.result("nested_sessions")
+    ignored, left_after_pass, served, training = background.result("nested_sessions")
     code, out, _ = ignored
     assert code == 0 and "2 passed" in out, out[-3000:]
     assert left_after_pass == []
-    assert any("bin/tensorboard" in c for c in running) and any("chapter5.train" in c for c in running), running
-    code, out, _ = stopped
-    assert code == 2 and "KeyboardInterrupt" in out, out[-3000:]  # pytest's exit code for an interrupted session
-    assert left_after_stop == [], f"left running after Ctrl-C: {left_after_stop}"
+    for (running, stopped, left), program in ((served, "bin/tensorboard"), (training, "chapter5.train")):
+        assert any(program in c for c in running), running
+        code, out, _ = stopped
+        assert code == 2 and "KeyboardInterrupt" in out, out[-3000:]  # pytest's exit code for an interrupted session
+        assert left == [], f"left running after Ctrl-C: {left}"
+    # The module's fixture ended its TensorBoard itself; the training program, still loading TensorFlow, was
+    # ended by the session's end (without it, the program would go on until it next wrote to its closed pipe).
+    assert "The session's end stopped" not in served[1][1]
+    assert re.search(r"^The session's end stopped 1 of its processes: -m chapter5\.train ", training[1][1], re.M), \
+        training[1][1][-3000:]
 
 
 def test_a_process_a_test_starts_ends_with_the_test(request):
