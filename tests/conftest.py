@@ -50,10 +50,11 @@ def run_args(run_dir) -> list:
 # --- Processes of the suite ---------------------------------------------------------------------------------
 # Every process a test starts goes through :data:`CHILDREN`: in a process group of its own (so that ending it ends
 # what it started), with SIGINT's default handler whatever the shell did to pytest's (a shell script's ``&`` or
-# ``nohup`` starts pytest with SIGINT ignored, and a child would inherit that), below the suite's priority, marked
-# in its environment with the session's id (:data:`SUITE_ID`, inherited by its own children). A process started by
-# a test ends with that test; one started by a background scenario or a module's fixture ends with the session, also
-# when pytest stops early (-x, --maxfail, Ctrl-C, a failing fixture). Once the session ends, none is started.
+# ``nohup`` starts pytest with SIGINT ignored, and a child would inherit that), a background scenario's below the
+# suite's priority, marked in its environment with the session's id (:data:`SUITE_ID`, inherited by its own children).
+# A process started by a test ends with that test; one started by a background scenario or a module's fixture ends
+# with the session, also when pytest stops early (-x, --maxfail, Ctrl-C, a failing fixture). Once the session ends,
+# none is started.
 
 #: The environment variable that marks the suite's processes; a session started by another (a test of the suite
 #: itself) keeps its parent's id, so the parent can find what the nested one left.
@@ -61,10 +62,20 @@ SUITE_MARK = "DLFUND_TEST_SUITE"
 SUITE_ID = os.environ.get(SUITE_MARK) or f"{os.getpid()}-{time.time_ns()}"
 
 #: Started before the program itself (then replaced by it, ``exec``: the same process): SIGINT's default handler
-#: (or ignored, to start a process as a shell script's ``&`` does) and a lower priority, so that the in-process
-#: tests (the suite's critical path) keep a core while the programs start. Done in the child's own Python rather
-#: than ``preexec_fn``, which is unsafe beside the suite's threads.
-_LAUNCH = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.{}); os.nice(10); "
+#: (or ignored, to start a process as a shell script's ``&`` does) and its priority. A background scenario's
+#: process is lowered (nice +10), so that the in-process tests (the suite's critical path) keep a core; one that a
+#: test in the main thread waits for keeps the priority of the process that starts it. A process in a session of
+#: its own is also a scheduling group of its own where Linux's autogroup is on
+#: (``/proc/sys/kernel/sched_autogroup_enabled``), and groups share the CPU equally whatever their processes' nice
+#: values: so the group is given the process's nice too. Done in the child's own Python rather than
+#: ``preexec_fn``, which is unsafe beside the suite's threads.
+_LAUNCH = ("import os, signal, sys\n"
+           "signal.signal(signal.SIGINT, signal.{sigint})\n"
+           "nice = os.nice({lower})\n"
+           "try:\n"
+           "    open('/proc/self/autogroup', 'w').write(str(nice))\n"
+           "except OSError:\n"
+           "    pass\n"
            "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
 
 
@@ -89,13 +100,13 @@ class Children:
             env: its environment (default :func:`program_env`).
             popen: more arguments of ``subprocess.Popen`` (cwd, stdout, ...).
         """
+        in_main = threading.current_thread() is threading.main_thread()
         if owner is None:
-            in_test = threading.current_thread() is threading.main_thread() and self.test
-            owner = self.test if in_test else "session"
+            owner = self.test if in_main and self.test else "session"
         with self._lock:
             if self.closed:
                 raise RuntimeError("the test session is ending: no new process is started")
-            launch = _LAUNCH.format("SIG_IGN" if sigint_ignored else "SIG_DFL")
+            launch = _LAUNCH.format(sigint="SIG_IGN" if sigint_ignored else "SIG_DFL", lower=0 if in_main else 10)
             proc = subprocess.Popen([sys.executable, "-c", launch, *args], env=env or program_env(),
                                     start_new_session=True, **popen)
             self._procs.append((proc, owner))
@@ -239,11 +250,14 @@ class Background:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "background(name): the test uses the background scenario `name`")
+    config.addinivalue_line("markers", "early: the test runs first (its fixture starts a background scenario)")
 
 
 def pytest_collection_modifyitems(session, config, items):
-    # The tests that wait for a background scenario run last, so the in-process tests run meanwhile.
-    items.sort(key=lambda item: item.get_closest_marker("background") is not None)
+    # The tests that wait for a background scenario run last, so the in-process tests run meanwhile; a test whose
+    # fixture starts a scenario runs first, so the scenario runs meanwhile too.
+    items.sort(key=lambda item: 0 if item.get_closest_marker("early") else
+               2 if item.get_closest_marker("background") else 1)
 
 
 @pytest.fixture(scope="session", autouse=True)
