@@ -1,11 +1,13 @@
 """dlfund.quiet: TensorFlow imported without its start-up lines and without Keras, which loads when first used.
 
-The import is a process's first state, so these run in a new interpreter (``python -c``).
+The import is a process's first state, so this runs in a new interpreter (``python -c``), in the background from
+the session's start.
 """
 
 import subprocess
 
-from conftest import CHILDREN, REPO, finish
+import pytest
+from conftest import CHILDREN, REPO, finish, scenario
 
 IMPORTED = """
 import os, sys
@@ -20,9 +22,15 @@ print("model:", keras_models.keras_model("mnist_conv").name)
 """
 
 
-def test_tensorflow_comes_without_keras_and_keras_3_comes_when_used():
+@scenario
+def fresh_import(workdir):
     proc = CHILDREN.start(["-c", IMPORTED], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    code, out, err = finish(proc, "python -c 'import chapter5 ...'")
+    return finish(proc, "python -c 'import chapter5 ...'")
+
+
+@pytest.mark.background("fresh_import")
+def test_tensorflow_comes_without_keras_and_keras_3_comes_when_used(background):
+    code, out, err = background.result("fresh_import")
     assert code == 0, err[-2000:]
     assert err.strip() == "", err[-2000:]  # no start-up noise either
     assert out.splitlines() == ["keras imported with TensorFlow: False", "TF_USE_LEGACY_KERAS left: None",

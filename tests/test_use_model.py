@@ -333,6 +333,7 @@ def exported(sample_run, background, tmp_path_factory):
     return out, runs
 
 
+@pytest.mark.early
 def test_export_writes_each_format_and_says_how_to_load_it(exported):
     out, runs = exported
     for fmt, name in EXPORTED.items():
