@@ -289,7 +289,9 @@ def test_the_projector_opens_on_the_test_images(sample_run):
     run_dir, _ = sample_run
     assert run_program("evaluate", *run_args(run_dir), "--projector_examples=100").returncode == 0
     board = program.TensorBoard()
-    board.configure(argv=[None, "--logdir", str(run_dir.parent), "--port", "0", "--host", "127.0.0.1"])
+    # --load_fast=false: no data-server process beside this one (it would outlive the test).
+    board.configure(argv=[None, "--logdir", str(run_dir.parent), "--port", "0", "--host", "127.0.0.1",
+                          "--load_fast", "false"])
     url = board.launch().rstrip("/") + "/data/plugin/projector"
 
     def get(path, **query):
