@@ -124,6 +124,13 @@ def _wanting_with(nb: dict, facts: dict, sentence: str) -> list:
     return notebook_numbers.unbacked(planted, facts)
 
 
+def _assert_caught(nb: dict, facts: dict, wrong: tuple, right: str) -> None:
+    """Each sentence of ``wrong``, planted alone, is found wanting; ``right`` (the true quote) is not."""
+    for sentence in wrong:
+        assert _wanting_with(nb, facts, sentence), sentence
+    assert _wanting_with(nb, facts, right) == []
+
+
 def _line(nb: dict, start: str) -> str:
     return next(line for line in notebook_numbers.printed_lines(nb) if line.startswith(start))
 
@@ -135,13 +142,11 @@ def test_the_number_check_fails_on_a_result_given_for_the_wrong_epoch():
     error = third.rsplit(" ", 1)[1]
     assert error not in _line(nb, "Epoch: 0006")
     assert notebook_numbers.unbacked(nb, facts) == []
-    for sentence in (f"After six epochs the validation error is {float(error):.3f}.",
-                     f"After six epochs: `Validation Error: {error}`.",
-                     f"After six epochs: `Epoch: 0006 … Validation Error: {error}`."):
-        assert _wanting_with(nb, facts, sentence), sentence
-    # The same quote with its own epoch is found.
-    right = f"After three epochs: `Epoch: 0003 … Validation Error: {error}`."
-    assert _wanting_with(nb, facts, right) == []
+    # The same quote with its own epoch (the last one) is found.
+    _assert_caught(nb, facts, (f"After six epochs the validation error is {float(error):.3f}.",
+                               f"After six epochs: `Validation Error: {error}`.",
+                               f"After six epochs: `Epoch: 0006 … Validation Error: {error}`."),
+                   f"After three epochs: `Epoch: 0003 … Validation Error: {error}`.")
 
 
 def test_the_number_check_fails_on_two_networks_accuracies_swapped():
@@ -155,10 +160,7 @@ def test_the_number_check_fails_on_two_networks_accuracies_swapped():
                f"{accuracy['plain']}.")
     quoted = (f"`{plain.split(':')[0]}: test accuracy {accuracy['bn']}` and "
               f"`{bn.split(':')[0]}: test accuracy {accuracy['plain']}`")
-    for sentence in (swapped, quoted):
-        assert _wanting_with(nb, facts, sentence), sentence
-    right = f"`{plain.split(':')[0]}: test accuracy {accuracy['plain']}`"
-    assert _wanting_with(nb, facts, right) == []
+    _assert_caught(nb, facts, (swapped, quoted), f"`{plain.split(':')[0]}: test accuracy {accuracy['plain']}`")
 
 
 def test_the_number_check_fails_on_a_percentage_that_only_matches_a_setting():
